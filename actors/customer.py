@@ -1,0 +1,593 @@
+"""The Customer actor: contract, periods, subscriptions, usage rating, drawdown, invoices."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from actors.accounts import Chart
+from actors.catalog import FOREVER, Catalog, ContractSpec, GrantSpec, Price, RateCard, RecurringSpec
+from actors.drawdown import ordered, plan
+from actors.errors import invariant, require
+from actors.invoice import Invoice, Line
+from actors.messages import (
+    PHASE_ACTIVATE, PHASE_BOUNDARY, PHASE_EXPIRE, Activate, AddSeats, Boundary, BuyCredits,
+    ChangePackage, Expire, InvoiceItem, Msg, RemoveSeats, SetParent, SetQuantity, Start, Timer,
+    Usage,
+)
+from actors.money import round_half_up, to_units
+from actors.parent import ParentAccount, Rollup
+from actors.periods import date_label, month_start, next_month
+from actors.pool import CreditPool, Grant
+from actors.rating import Aggregate, charge_units, event_quantity
+from actors.seat import Seat
+from ledger import Book
+
+_NONE: tuple = ()
+
+
+_label = date_label
+
+
+class Customer:
+    """One customer account. Handles its messages in dispatch order; owns its pools and seats.
+
+    Draws from an ancestor's shared grants happen inside the drawing customer's step: the
+    engine serialises every account of one tree, so no two draws ever race for a grant."""
+
+    def __init__(
+        self, *, id: str, name: str, contract: ContractSpec, start: int, catalog: Catalog,
+        chart: Chart, book: Book, horizon: int, seats: tuple[str, ...] = (), payer: str = "self",
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.contract = contract
+        self.start = start
+        self.catalog = catalog
+        self.chart = chart
+        self.book = book
+        self.horizon = horizon
+        self.payer = payer
+        self.parent: Customer | None = None
+        self.rollup = ParentAccount(id, self.period_key)
+        self.pools: dict[str, CreditPool] = {}
+        self.seats: dict[str, Seat] = {}
+        self.assigned: dict[str, list[str]] = {}
+        self.quantity: dict[str, int] = {}
+        self.paid_max: dict[str, int] = {}
+        self.grants: dict[str, Grant] = {}
+        self.specs: dict[str, GrantSpec] = {}
+        self.recurring_amounts: dict[tuple[str, str | None], int] = {}
+        self.invoices: list[Invoice] = []
+        self.invoice: Invoice | None = None
+        self.period_start = start
+        self.period_end = next_month(start)
+        self.aggs: dict[str, Aggregate] = {}
+        self.denied = 0
+        self.denied_ids: list[str] = []
+        self.breakage: dict[tuple[str, int], int] = {}
+        self.package_history: list[tuple[int, str | None, int]] = []
+        self._counter = 0
+        self._overrides = RateCard(f"{id}/overrides")
+        self._install(contract, seats)
+        self._handlers = {
+            Usage: self.on_usage, Start: self.on_start, Boundary: self.on_boundary,
+            Expire: self.on_expire, Activate: self.on_activate, InvoiceItem: self.on_invoice_item,
+            AddSeats: self.on_add_seats, RemoveSeats: self.on_remove_seats,
+            SetQuantity: self.on_set_quantity, BuyCredits: self.on_buy_credits,
+            ChangePackage: self.on_change_package, SetParent: self.on_set_parent,
+        }
+
+    # -- plumbing -------------------------------------------------------------------------
+    def handle(self, msg: Msg, now: int) -> list[Timer] | tuple:
+        """Apply one message at engine time `now`; returns the timers it asks for."""
+        return self._handlers[type(msg)](msg, now)
+
+    def _install(self, contract: ContractSpec, seats: tuple[str, ...]) -> None:
+        self.contract = contract
+        self._overrides = RateCard(f"{self.id}/overrides")
+        for product, starting_at, price in contract.overrides:
+            self._overrides.set(product, starting_at, price)
+        self.seat_keys = tuple(
+            sorted({rc.seat_key for rc in contract.recurring if rc.allocation == "individual"})
+        )
+        for sub in contract.subscriptions:
+            if sub.seat_based:
+                self.assigned.setdefault(sub.id, list(seats))
+            else:
+                self.quantity.setdefault(sub.id, sub.quantity)
+        for seat in seats:
+            self.seats.setdefault(seat, Seat(self.id, self._seat_sub() or "", seat))
+
+    def _seat_sub(self) -> str | None:
+        for sub in self.contract.subscriptions:
+            if sub.seat_based:
+                return sub.id
+        return None
+
+    def _next_id(self) -> int:
+        self._counter += 1
+        return self._counter
+
+    def period_key(self, at_us: int) -> int:
+        """Start of this customer's period holding `at_us` (a first period may be short)."""
+        return max(self.start, month_start(at_us))
+
+    def package_at(self, at_us: int) -> str | None:
+        """The package the customer was on at an instant (None: a bespoke contract)."""
+        current = self.contract.package
+        for when, pkg, _ in self.package_history:
+            if when <= at_us:
+                current = pkg
+        return current
+
+    def price(self, product: str, at_us: int) -> Price | None:
+        """The price in force: the contract's override pins it, else the rate card's."""
+        pinned = self._overrides.price_at(product, at_us)
+        if pinned is not None:
+            return pinned
+        return self.catalog.rate_cards[self.contract.rate_card].price_at(product, at_us)
+
+    def payer_of(self) -> Customer:
+        """Who receives this customer's charges (`payer: parent` climbs, at any depth)."""
+        node = self
+        while node.payer == "parent" and node.parent is not None:
+            node = node.parent
+        return node
+
+    def ancestors(self) -> list[Customer]:
+        out = []
+        node = self.parent
+        while node is not None:
+            out.append(node)
+            node = node.parent
+        return out
+
+    def pool(self, unit: str) -> CreditPool:
+        found = self.pools.get(unit)
+        if found is None:
+            found = self.pools[unit] = CreditPool(self.id, unit)
+        return found
+
+    def _bill(self, line: Line, at_us: int, kind: str, cause: str, revenue: int, key: str) -> None:
+        """Put a currency line on the paying customer's invoice and book it (exact units)."""
+        payer = self.payer_of()
+        invoice = payer.invoice
+        require(invoice is not None, f"customer {payer.id} has no open invoice at this time")
+        assert invoice is not None
+        if payer is not self:
+            line.customer = self.id
+            line.description = f"{line.description} ({self.id})"
+        invoice.add(line)
+        self.book.post(key, at_us, kind, cause, [
+            (self.chart.unbilled(payer.id), line.units), (revenue, -line.units)])
+
+    def _money_line(self, value: Fraction, cents: bool = True) -> int:
+        """A currency amount rounded half-up to the cent, at the ledger scale (rule 3)."""
+        cur = self.catalog.currency
+        return round_half_up(value, cur.decimals) * 10 ** (cur.scale - cur.decimals)
+
+    # -- periods --------------------------------------------------------------------------
+    def on_start(self, msg: Start, now: int) -> list[Timer]:
+        self.package_history.append((now, self.contract.package, self.contract.version))
+        timers = self._open_period(now, next_month(now), now, msg.cause)
+        for spec in self.contract.grants:
+            timers += self._schedule_grant(spec, now, msg.cause)
+        return timers
+
+    def _schedule_grant(self, spec: GrantSpec, now: int, cause: str) -> list[Timer]:
+        self.specs[spec.id] = spec
+        timers = [Timer(max(spec.start, now), PHASE_ACTIVATE, self.id, Activate(grant=spec.id, cause=cause))]
+        for at_us, amount in spec.invoice:
+            timers.append(Timer(max(at_us, now), PHASE_ACTIVATE, self.id,
+                                InvoiceItem(grant=spec.id, amount=amount, cause=cause)))
+        return timers
+
+    def _open_period(self, start: int, end: int, now: int, cause: str) -> list[Timer]:
+        self.period_start, self.period_end = start, end
+        self.invoice = Invoice(self.id, start, end)
+        self.invoices.append(self.invoice)
+        self.aggs = {}
+        self.paid_max = {}
+        for seat_id in [s for s, seat in self.seats.items() if not seat.assigned]:
+            del self.seats[seat_id]
+        fraction = Fraction(end - now, end - month_start(now))
+        for sub in self.contract.subscriptions:
+            qty = self._sub_quantity(sub.id)
+            self.paid_max[sub.id] = qty
+            self._charge_subscription(sub.id, qty, fraction, now, cause, "subscription")
+        timers = [Timer(end, PHASE_BOUNDARY, self.id, Boundary(cause=f"period:{self.id}:{_label(end)}"))]
+        timers += self._grant_recurring(self.contract.recurring, now, end, fraction, cause, None)
+        return timers
+
+    def _sub_quantity(self, sub_id: str) -> int:
+        seats = self.assigned.get(sub_id)
+        return len(seats) if seats is not None else self.quantity.get(sub_id, 0)
+
+    def _charge_subscription(self, sub_id: str, qty: int, fraction: Fraction, now: int,
+                             cause: str, kind: str) -> None:
+        sub = next(s for s in self.contract.subscriptions if s.id == sub_id)
+        price = self.price(sub.product, self.period_start)
+        require(price is not None and price.flat is not None,
+                f"no flat price for subscription product {sub.product!r} at this time")
+        assert price is not None and price.flat is not None
+        share = fraction if sub.proration else Fraction(1)
+        units = self._money_line(Fraction(price.flat) * qty * share)
+        product = self.catalog.products[sub.product]
+        what = {"subscription": "", "increase": " added", "credit": " unused, credited"}[kind]
+        desc = f"{product.name or product.id} x{qty}{what}"
+        if share != 1:
+            desc += f" (prorated {float(share):.4f})"
+        line = Line(kind="subscription" if kind == "subscription" else f"subscription_{kind}",
+                    description=desc, units=units if kind != "credit" else -units,
+                    product=sub.product, quantity=str(qty), package=self.contract.package)
+        n = self._next_id()
+        self._bill(line, now, "subscription" if kind == "subscription" else f"subscription_{kind}", cause,
+                   self.chart.revenue(sub.product, self.catalog.currency.id),
+                   f"sub:{self.id}:{sub_id}:{now}:{n}")
+
+    def _grant_recurring(self, specs: tuple[RecurringSpec, ...], now: int, end: int,
+                         fraction: Fraction, cause: str, only: list[str] | None,
+                         count: int | None = None) -> list[Timer]:
+        """Grant recurring credits for [now, end): `only` names seats for individual
+        allocations; `count` is the seat count for pooled ones (default: all assigned)."""
+        timers: list[Timer] = []
+        for rc in specs:
+            unit = self.catalog.units[rc.unit]
+            if rc.per_seat_of is None:
+                if only is not None or count is not None:
+                    continue
+                targets: list[tuple[str | None, Fraction]] = [(None, Fraction(rc.amount))]
+            elif rc.allocation == "pooled":
+                n = len(self.assigned.get(rc.per_seat_of, ())) if count is None else count
+                targets = [(None, Fraction(rc.amount) * n)]
+            else:
+                seats = self.assigned.get(rc.per_seat_of, []) if only is None else only
+                targets = [(seat, Fraction(rc.amount)) for seat in seats]
+            for seat, amount in targets:
+                units = round_half_up(amount * fraction, unit.decimals) * 10 ** (unit.scale - unit.decimals)
+                gid = f"{rc.id}/{seat}/{_label(now)}" if seat else f"{rc.id}/{_label(now)}"
+                if gid in self.grants:
+                    gid = f"{gid}+{self._next_id()}"
+                g = Grant(id=gid, owner=self.id, unit=rc.unit, amount=units, priority=rc.priority,
+                          paid=False, products=rc.products, start=now, end=end, seat=seat,
+                          recurring=rc.id)
+                key = (rc.id, seat)
+                base = 0 if now == self.period_start else self.recurring_amounts.get(key, 0)
+                self.recurring_amounts[key] = base + units
+                self._fund(g, self.chart.promotional(rc.unit), now, cause, "recurring_grant")
+                timers.append(Timer(end, PHASE_EXPIRE, self.id, Expire(grant=gid, cause=cause)))
+        return timers
+
+    def _fund(self, g: Grant, source: int, now: int, cause: str, kind: str) -> None:
+        """Open a grant's account, book its funding, and hand it to its pool or seat."""
+        g.account = self.chart.grant(self.id, g.id, g.unit)
+        g.remaining = g.granted
+        g.active = True
+        self.grants[g.id] = g
+        self.book.post(f"grant:{self.id}:{g.id}", now, kind, cause,
+                       [(source, g.granted), (g.account, -g.granted)])
+        if g.seat is not None:
+            self.seats[g.seat].add(g)
+        else:
+            self.pool(g.unit).add(g)
+
+    def on_boundary(self, msg: Boundary, now: int) -> list[Timer]:
+        invariant(now == self.period_end, f"{self.id}: boundary at {now}, period ends {self.period_end}")
+        self._finalize(now, msg.cause)
+        if now >= self.horizon:
+            self.invoice = None
+            return []
+        return self._open_period(now, next_month(now), now, msg.cause)
+
+    def _finalize(self, now: int, cause: str) -> None:
+        inv = self.invoice
+        assert inv is not None
+        cur = self.catalog.currency
+        total = inv.rounded_total(cur.scale, cur.decimals)
+        exact = sum(line.units for line in inv.lines)
+        inv.total_units = total
+        inv.status = "final"
+        self.book.post(f"invoice:{self.id}:{inv.start}", now, "invoice_finalized", cause, [
+            (self.chart.receivable(self.id), total), (self.chart.unbilled(self.id), -exact),
+            (self.chart.rounding(), exact - total)])
+        self._roll(Rollup(source=self.id, at_us=inv.start, spend_units=total))
+
+    def _roll(self, msg: Rollup) -> None:
+        self.rollup.handle(msg)
+        for ancestor in self.ancestors():
+            ancestor.rollup.handle(msg)
+
+    # -- grants ---------------------------------------------------------------------------
+    def on_activate(self, msg: Activate, now: int) -> list[Timer]:
+        spec = self.specs[msg.grant]
+        paid = spec.kind == "commit"
+        g = Grant(id=spec.id, owner=self.id, unit=spec.unit, amount=to_units(spec.amount, self._scale(spec.unit)),
+                  priority=spec.priority, paid=paid, products=spec.products, start=spec.start,
+                  end=spec.end, child_access=spec.child_access, commit_type=spec.commit_type)
+        if not paid:
+            self._fund(g, self.chart.promotional(spec.unit), now, msg.cause, "credit_grant")
+        elif spec.unit != self.catalog.currency.id:
+            self._fund(g, self.chart.issued(spec.unit), now, msg.cause, "commit_grant")
+        else:
+            contract = self.chart.commit_contract(self.id, spec.id)
+            g.account = self.chart.grant(self.id, g.id, g.unit)
+            billed = g.granted
+            if spec.commit_type == "prepaid":
+                billed = sum(to_units(a, self._scale(spec.unit)) for _, a in spec.invoice)
+            legs = [(contract, billed), (self.chart.commit_discount(), g.granted - billed),
+                    (g.account, -g.granted)]
+            g.remaining = g.granted
+            g.active = True
+            self.grants[g.id] = g
+            self.book.post(f"grant:{self.id}:{g.id}", now, "commit_grant", msg.cause, legs)
+            self.pool(g.unit).add(g)
+        if g.end < FOREVER:
+            return [Timer(g.end, PHASE_EXPIRE, self.id, Expire(grant=g.id, cause=msg.cause))]
+        return []
+
+    def _scale(self, unit: str) -> int:
+        return self.catalog.units[unit].scale
+
+    def on_invoice_item(self, msg: InvoiceItem, now: int) -> tuple:
+        spec = self.specs[msg.grant]
+        units = to_units(msg.amount, self.catalog.currency.scale)
+        revenue = (self.chart.commit_contract(self.id, spec.id)
+                   if spec.unit == self.catalog.currency.id else self.chart.credit_packs())
+        line = Line(kind="commit_invoice", description=f"Commit {spec.id} ({spec.commit_type})", units=units)
+        self._bill(line, now, "commit_invoice", msg.cause, revenue, f"commit_invoice:{self.id}:{spec.id}:{now}")
+        return _NONE
+
+    def on_expire(self, msg: Expire, now: int) -> list[Timer]:
+        g = self.grants.get(msg.grant)
+        if g is None or not g.active:
+            return []
+        timers: list[Timer] = []
+        left = g.remaining
+        spec = self._recurring_spec(g.recurring)
+        if spec is not None and spec.rollover is not None and left > 0 and now < self.horizon:
+            period_grant = self.recurring_amounts.get((spec.id, g.seat), g.granted)
+            unit = self.catalog.units[g.unit]
+            cap = round_half_up(spec.rollover * period_grant, unit.scale)
+            carry = min(left, cap)
+            if carry > 0:
+                end = next_month(now)
+                new = Grant(id=f"{g.id}/rollover", owner=self.id, unit=g.unit, amount=carry,
+                            priority=g.priority, paid=g.paid, products=g.products, start=now,
+                            end=end, seat=g.seat, rollover=True)
+                g.remaining -= carry
+                self._fund(new, g.account, now, msg.cause, "rollover")
+                timers.append(Timer(end, PHASE_EXPIRE, self.id, Expire(grant=new.id, cause=msg.cause)))
+        self._retire(g, now, msg.cause, "expiry")
+        return timers
+
+    def _recurring_spec(self, rc_id: str | None) -> RecurringSpec | None:
+        if rc_id is None:
+            return None
+        for rc in self.contract.recurring:
+            if rc.id == rc_id:
+                return rc
+        return None
+
+    def _retire(self, g: Grant, now: int, cause: str, kind: str) -> None:
+        """End a grant now: what is left is breakage (a postpaid commit is trued up)."""
+        left = g.remaining
+        legs = [(g.account, left), (self.chart.breakage(g.unit), -left)]
+        if left and g.commit_type == "postpaid" and g.unit == self.catalog.currency.id:
+            line = Line(kind="commit_true_up", description=f"Commit {g.id} true-up", units=left)
+            self._bill(line, now, "commit_true_up", cause,
+                       self.chart.commit_contract(self.id, g.id), f"true_up:{self.id}:{g.id}")
+        self.book.post(f"{kind}:{self.id}:{g.id}", now, kind, cause, legs)
+        if left:
+            key = (g.unit, self.period_key(now - 1))
+            self.breakage[key] = self.breakage.get(key, 0) + left
+        g.remaining = 0
+        g.active = False
+        if g.seat is not None:
+            seat = self.seats.get(g.seat)
+            if seat is not None and g in seat.grants:
+                seat.drop(g)
+        else:
+            self.pool(g.unit).drop(g)
+
+    def on_buy_credits(self, msg: BuyCredits, now: int) -> list[Timer]:
+        unit = self.catalog.units[msg.unit]
+        g = Grant(id=msg.id, owner=self.id, unit=msg.unit, amount=to_units(msg.amount, unit.scale),
+                  priority=msg.priority, paid=msg.price > 0, products=None, start=now, end=msg.end)
+        require(msg.id not in self.grants, f"grant id {msg.id!r} already used for {self.id}")
+        self._fund(g, self.chart.issued(msg.unit), now, msg.cause, "credit_purchase")
+        units = to_units(msg.price, self.catalog.currency.scale)
+        line = Line(kind="credit_purchase", units=units,
+                    description=f"{msg.amount} {msg.unit} credits", quantity=str(msg.amount))
+        self._bill(line, now, "credit_purchase_invoice", msg.cause, self.chart.credit_packs(),
+                   f"purchase:{self.id}:{msg.id}")
+        if g.end < FOREVER:
+            return [Timer(g.end, PHASE_EXPIRE, self.id, Expire(grant=g.id, cause=msg.cause))]
+        return []
+
+    # -- seats and quantities -------------------------------------------------------------
+    def _seat_spec(self, sub_id: str):
+        for sub in self.contract.subscriptions:
+            if sub.id == sub_id:
+                return sub
+        require(False, f"customer {self.id} has no subscription {sub_id!r}")
+
+    def on_add_seats(self, msg: AddSeats, now: int) -> list[Timer]:
+        sub = self._seat_spec(msg.subscription)
+        require(sub.seat_based, f"subscription {sub.id!r} is not seat-based")
+        assigned = self.assigned[sub.id]
+        for seat in msg.seats:
+            require(seat not in assigned, f"seat {seat!r} is already assigned on {sub.id!r}")
+        fresh = []
+        for seat in msg.seats:
+            assigned.append(seat)
+            known = self.seats.get(seat)
+            if known is None:
+                self.seats[seat] = Seat(self.id, sub.id, seat)
+                fresh.append(seat)
+            else:
+                known.assigned = True
+        return self._increase(sub.id, now, msg.cause, fresh)
+
+    def on_remove_seats(self, msg: RemoveSeats, now: int) -> tuple:
+        sub = self._seat_spec(msg.subscription)
+        require(sub.seat_based, f"subscription {sub.id!r} is not seat-based")
+        assigned = self.assigned[sub.id]
+        for seat in msg.seats:
+            require(seat in assigned, f"seat {seat!r} is not assigned on {sub.id!r}")
+        for seat in msg.seats:
+            assigned.remove(seat)
+            # Decreases take effect next period: the seat keeps its allocation until then.
+            self.seats[seat].assigned = False
+        return _NONE
+
+    def on_set_quantity(self, msg: SetQuantity, now: int) -> list[Timer]:
+        sub = self._seat_spec(msg.subscription)
+        require(not sub.seat_based, f"subscription {sub.id!r} is seat-based: use add_seats")
+        require(msg.quantity >= 0, "quantity must not be negative")
+        self.quantity[sub.id] = msg.quantity
+        return self._increase(sub.id, now, msg.cause, [])
+
+    def _increase(self, sub_id: str, now: int, cause: str, fresh: list[str]) -> list[Timer]:
+        """Charge and grant for quantity above the most already paid this period (rule 2)."""
+        qty = self._sub_quantity(sub_id)
+        extra = qty - self.paid_max.get(sub_id, 0)
+        if extra <= 0:
+            return []
+        self.paid_max[sub_id] = qty
+        fraction = Fraction(self.period_end - now, self.period_end - month_start(now))
+        self._charge_subscription(sub_id, extra, fraction, now, cause, "increase")
+        linked = tuple(rc for rc in self.contract.recurring if rc.per_seat_of == sub_id)
+        pooled = tuple(rc for rc in linked if rc.allocation == "pooled")
+        individual = tuple(rc for rc in linked if rc.allocation == "individual")
+        timers = self._grant_recurring(pooled, now, self.period_end, fraction, cause, None, extra)
+        # Allowance follows payment: only seats new this period, up to the paid increase.
+        timers += self._grant_recurring(individual, now, self.period_end, fraction, cause, fresh[:extra])
+        return timers
+
+    # -- packages and hierarchy -------------------------------------------------------------
+    def on_change_package(self, msg: ChangePackage, now: int) -> list[Timer]:
+        old = self.contract
+        require(msg.migrate or msg.contract.package != old.package,
+                f"customer {self.id} is already on package {old.package!r}")
+        require(now >= self.start, f"customer {self.id} starts later")
+        fraction = Fraction(self.period_end - now, self.period_end - month_start(now))
+        for sub in old.subscriptions:
+            if sub.proration and self.paid_max.get(sub.id, 0) > 0 and now > self.period_start:
+                self._charge_subscription(sub.id, self.paid_max[sub.id], fraction, now, msg.cause, "credit")
+        for g in list(self.grants.values()):
+            if g.active and (g.recurring is not None or g.rollover):
+                self._retire(g, now, msg.cause, "forfeit")
+        seats = next((self.assigned[s.id] for s in old.subscriptions if s.seat_based), [])
+        self.assigned = {}
+        self.quantity = {}
+        self._install(msg.contract, tuple(seats))
+        self.package_history.append((now, msg.contract.package, msg.contract.version))
+        timers: list[Timer] = []
+        if now == self.period_start:
+            self.paid_max = {}
+        for sub in self.contract.subscriptions:
+            qty = self._sub_quantity(sub.id)
+            self.paid_max[sub.id] = qty
+            self._charge_subscription(sub.id, qty, fraction, now, msg.cause, "subscription")
+        timers += self._grant_recurring(self.contract.recurring, now, self.period_end, fraction, msg.cause, None)
+        for spec in self.contract.grants:
+            if spec.id not in self.specs:
+                timers += self._schedule_grant(spec, now, msg.cause)
+        return timers
+
+    def on_set_parent(self, msg: SetParent, now: int) -> tuple:
+        raise NotImplementedError("set_parent is handled by the engine's tree router")
+
+    # -- usage ----------------------------------------------------------------------------
+    def on_usage(self, msg: Usage, now: int) -> tuple:
+        products = self.catalog.by_event_type.get(msg.event_type)
+        if not products:
+            return _NONE
+        props = msg.properties
+        denied = False
+        for product in products:
+            metric = product.metric
+            if metric.filters and not metric.matches(props):  # type: ignore[union-attr]
+                continue
+            qty = event_quantity(metric, props)  # type: ignore[arg-type]
+            if qty is None:
+                continue
+            price = self.price(product.id, now)
+            if price is None:
+                continue
+            agg = self.aggs.get(product.id)
+            if agg is None:
+                agg = self.aggs[product.id] = Aggregate(metric.aggregation)  # type: ignore[union-attr]
+            after = agg.after(qty)
+            charge = charge_units(price, agg.value, after, self.catalog.units[price.unit].scale)
+            if charge <= 0:
+                agg.commit(qty, after)
+                continue
+            takes, left = plan(self._candidates(price.unit, product.id, now, props), charge)
+            if left and self.contract.on_exhausted == "block":
+                denied = True
+                continue
+            agg.commit(qty, after)
+            self._book_usage(msg, product.id, product.name, price.unit, charge, takes, left, now, qty)
+        if denied:
+            self.denied += 1
+            self.denied_ids.append(msg.id)
+        return _NONE
+
+    def _candidates(self, unit: str, product: str, now: int, props: dict) -> list:
+        """Grants that may pay, in drawdown order: the event's seat allocation first, then
+        pooled grants of this customer and of ancestors that admit it (rule 4)."""
+        out: list = []
+        for key in self.seat_keys:
+            seat_id = props.get(key)
+            if seat_id is not None:
+                seat = self.seats.get(str(seat_id))
+                if seat is not None and seat.grants:
+                    out.extend(ordered([(0, seat.of_unit(unit))], product, now))
+        pool = self.pools.get(unit)
+        groups: list = [(0, pool.grants)] if pool is not None and pool.grants else []
+        if self.parent is not None:
+            distance = 0
+            for ancestor in self.ancestors():
+                distance += 1
+                apool = ancestor.pools.get(unit)
+                if apool is not None and apool.shared:
+                    groups.append((distance, [g for g in apool.shared if g.admits(self.id)]))
+        if groups:
+            out.extend(ordered(groups, product, now))
+        return out
+
+    def _book_usage(self, msg: Usage, product: str, name: str, unit: str, charge: int,
+                    takes: list, left: int, now: int, qty) -> None:
+        chart = self.chart
+        currency = self.catalog.currency.id
+        payer = self.payer_of()
+        legs = [(chart.revenue(product, unit), -charge)]
+        for g, take in takes:
+            g.remaining -= take
+            legs.append((g.account, take))
+            if g.owner != self.id:
+                g.draws[self.id] = g.draws.get(self.id, 0) + take
+            if g.commit_type == "postpaid":
+                legs += [(chart.unbilled(payer.id), take), (chart.commit_contract(g.owner, g.id), -take)]
+        billed = 0
+        if left:
+            if unit == currency:
+                billed = left
+                legs.append((chart.unbilled(payer.id), left))
+            else:
+                billed = self.catalog.fiat_units(unit, left)
+                legs += [(chart.overage(unit), left), (chart.unbilled(payer.id), billed),
+                         (chart.revenue(product, currency), -billed)]
+        invoice = payer.invoice
+        invariant(invoice is not None, f"{payer.id} has no open invoice")
+        line = invoice.usage_line(product, name, self.id, payer is self)  # type: ignore[union-attr]
+        line.units += billed
+        postpaid = sum(take for g, take in takes if g.commit_type == "postpaid")
+        line.units += postpaid
+        if unit == currency:
+            line.gross_units += charge
+            line.credits_units += charge - left - postpaid
+        self.book.post(f"usage:{msg.id}:{product}", now, "usage", f"usage:{msg.id}", legs)
+        if unit == currency:
+            self._roll(Rollup(source=self.id, at_us=now, usage_units=charge))

@@ -1,0 +1,52 @@
+"""Exact money arithmetic: ledger scales, half-up rounding, conversions. No floats anywhere."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+# The ledger keeps every unit at six more decimals than it displays, so a rate such as
+# $0.00002 per token books exactly; display rounding happens once, on the invoice line.
+EXTRA_LEDGER_DECIMALS = 6
+
+
+def ledger_scale(decimals: int) -> int:
+    """Stored decimals of a unit that displays `decimals`."""
+    return decimals + EXTRA_LEDGER_DECIMALS
+
+
+def round_half_up(value: Fraction | Decimal | int, scale: int) -> int:
+    """`value` in units of 10**-scale, rounded half away from zero (ROUND_HALF_UP)."""
+    x = Fraction(value) * (10**scale)
+    sign = -1 if x < 0 else 1
+    q, r = divmod(abs(x.numerator), x.denominator)
+    if 2 * r >= x.denominator:
+        q += 1
+    return sign * q
+
+
+def to_units(value: Decimal | int, scale: int) -> int:
+    """A decimal amount as an integer at `scale`, rounded half-up when finer than the scale."""
+    if isinstance(value, int):
+        return value * 10**scale
+    scaled = value.scaleb(scale)
+    if scaled == scaled.to_integral_value():
+        return int(scaled)
+    return int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def from_units(units: int, scale: int) -> Decimal:
+    """The exact decimal value of an integer at `scale`."""
+    return Decimal(units).scaleb(-scale)
+
+
+def display(units: int, scale: int, decimals: int) -> str:
+    """Text of an amount at exactly `decimals` places (it must already be rounded to them)."""
+    q = Decimal(units).scaleb(-scale).quantize(Decimal(1).scaleb(-decimals))
+    return f"{q:f}"
+
+
+def round_units(units: int, scale: int, decimals: int) -> int:
+    """Round an amount held at `scale` to `decimals`, half-up; result stays at `scale`."""
+    step = 10 ** (scale - decimals)
+    return round_half_up(Fraction(units, step), 0) * step

@@ -1,0 +1,122 @@
+"""The `meterbook` command line: each command calls one library function."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from engine.simulate import check as check_file
+from engine.simulate import simulate as simulate_file
+from ledger import LedgerError, verify_file
+from scenarios import ScenarioError
+
+err = Console(stderr=True)
+
+
+@click.group()
+@click.version_option(package_name="meterbook")
+def main() -> None:
+    """meterbook: price usage, seats and credits on a double-entry ledger."""
+
+
+@main.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", default="out", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Directory for the result files.")
+def simulate(file: Path | None, out_dir: Path) -> None:
+    """Run FILE (default: the bundled example) in virtual time and write ledger.sqlite,
+    invoices.json, ledger.jsonl and summary.json into --out."""
+    try:
+        results = simulate_file(file, out_dir)
+    except ScenarioError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    summary = results.summary()
+    table = Table(title=f"{summary['name']}: invoices ({summary['currency']})")
+    for col in ("customer", "package", "period", "status", "total"):
+        table.add_column(col, justify="right" if col == "total" else "left")
+    for c in summary["customers"]:
+        for inv in c["invoices"]:
+            table.add_row(c["id"], c["package"] or "-", inv["period"][:10], inv["status"], inv["total"])
+    console = Console()
+    console.print(table)
+    ins = summary["inputs"]
+    console.print(f"invoiced (final): {summary['invoiced_total']} {summary['currency']}  "
+                  f"inputs: {ins['accepted']} accepted, {ins['duplicates']} duplicates, "
+                  f"{ins['denied']} denied  ledger: {summary['ledger_transactions']} transactions  "
+                  f"written to {out_dir}/", highlight=False)
+    _packages_table(console, out_dir)
+
+
+def _packages_table(console: Console, out_dir: Path) -> None:
+    import json
+
+    path = out_dir / "packages.json"
+    if not path.exists():
+        return
+    rows = json.loads(path.read_text())["revenue"]
+    if not any(r["package"] != "(contract)" for r in rows):
+        return
+    table = Table(title="Revenue by package")
+    for col in ("period", "package", "revenue"):
+        table.add_column(col, justify="right" if col == "revenue" else "left")
+    for r in rows:
+        table.add_row(r["period"][:10], r["package"], r["revenue"])
+    console.print(table)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def check(files: tuple[Path, ...]) -> None:
+    """Run each FILE and check its expect: block; exit 0 only if every expectation holds."""
+    failed = 0
+    for f in files:
+        try:
+            misses = check_file(f)
+        except ScenarioError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            failed += 1
+            continue
+        if misses:
+            failed += 1
+            click.echo(f"FAIL {f}")
+            for m in misses:
+                click.echo(f"  {m}")
+        else:
+            click.echo(f"ok   {f}")
+    sys.exit(1 if failed else 0)
+
+
+@main.group()
+def ledger() -> None:
+    """Inspect ledger files."""
+
+
+@ledger.command()
+@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+def verify(db: Path) -> None:
+    """Re-check every invariant of the ledger DB; exit non-zero naming the first violation."""
+    problems = verify_file(db)
+    if problems:
+        click.echo(f"ledger {db}: {problems[0]}", err=True)
+        for p in problems[1:]:
+            click.echo(f"  also: {p}", err=True)
+        sys.exit(1)
+    click.echo(f"ledger {db}: ok")
+
+
+@ledger.command()
+@click.argument("db", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def export(db: Path, out: Path) -> None:
+    """Write the deterministic JSON-lines export of DB to OUT."""
+    from ledger import export_file
+
+    try:
+        export_file(db, out)
+    except LedgerError as exc:  # pragma: no cover - export reads only
+        raise click.ClickException(str(exc)) from None

@@ -1,0 +1,57 @@
+"""Reports beyond invoices: revenue by package, and account-tree roll-ups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.results import Results
+from scenarios.types import format_at
+
+
+def package_report(results: Results) -> dict[str, Any]:
+    """Who was on which package when, and revenue by package and period (by invoice line)."""
+    cur = results.catalog.currency
+    membership = []
+    revenue: dict[tuple[str, int], int] = {}
+    for actor in results.engine.customers.values():
+        for at, pkg, version in actor.package_history:
+            membership.append({"customer": actor.id, "from": format_at(at), "package": pkg, "version": version})
+        for inv in actor.invoices:
+            for line in inv.lines:
+                pkg = line.package if line.package is not None else actor.package_at(inv.start)
+                key = (pkg or "(contract)", inv.start)
+                revenue[key] = revenue.get(key, 0) + _rounded(line.units, cur.scale, cur.decimals)
+    rows = [
+        {"package": pkg, "period": format_at(period), "revenue": results.money(units)}
+        for (pkg, period), units in sorted(revenue.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    ]
+    return {"membership": membership, "revenue": rows}
+
+
+def _rounded(units: int, scale: int, decimals: int) -> int:
+    from actors.money import round_units
+
+    return round_units(units, scale, decimals)
+
+
+def rollup_report(results: Results) -> list[dict[str, Any]]:
+    """For each account with a subtree: usage, spend and shared-grant draws per period."""
+    out = []
+    for actor in results.engine.customers.values():
+        r = actor.rollup
+        periods = sorted(set(r.usage) | set(r.spend))
+        draws = []
+        for g in actor.grants.values():
+            for child, units in sorted(g.draws.items()):
+                draws.append({"grant": g.id, "customer": child, "amount": results.amount(g.unit, units)})
+        out.append({
+            "customer": actor.id,
+            "parent": actor.parent.id if actor.parent else None,
+            "periods": [
+                {"period": format_at(p), "usage": results.money(r.usage.get(p, 0)),
+                 "spend": results.money(r.spend.get(p, 0))}
+                for p in periods
+            ],
+            "draws": draws,
+        })
+    return out

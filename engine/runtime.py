@@ -1,0 +1,154 @@
+"""The engine core shared by both modes: actors, routing, the timeline and the ledger writer."""
+
+from __future__ import annotations
+
+from sortedcontainers import SortedList
+
+from actors import Chart, CommandError, Customer
+from actors.catalog import FOREVER
+from actors.messages import (
+    PHASE_START, PHASE_USAGE, ChangePackage, Msg, SetParent, Start, Timer, Usage,
+)
+from engine.build import Input, build_catalog, contract_of, price_of
+from engine.errors import InputError
+from ledger import Book
+from scenarios import format as fmt
+
+FLUSH_EVERY = 20_000
+
+
+class Engine:
+    """Routes inputs and timers to actors in (time, phase, sequence) order.
+
+    Simulation pushes a whole scenario and runs to its end; the live runner pushes inputs
+    as they arrive and advances to the wall clock. The actors cannot tell the two apart."""
+
+    def __init__(self, scenario: fmt.Scenario, book: Book, *, horizon: int | None = None) -> None:
+        self.scenario = scenario
+        self.book = book
+        self.horizon = scenario.end if horizon is None else horizon
+        self.catalog = build_catalog(scenario)
+        for unit in self.catalog.units.values():
+            book.unit(unit.id, unit.scale, unit.decimals)
+        self.chart = Chart(book, self.catalog.currency.id)
+        self.packages = {p.id: p for p in scenario.packages}
+        self.customers: dict[str, Customer] = {}
+        self.timeline: SortedList = SortedList()
+        self.seq = 0
+        self.now = scenario.start
+        self.seen: set[str] = set()
+        self.duplicates = 0
+        self.accepted = 0
+        for c in scenario.customers:
+            self._add_customer(c)
+        for c in scenario.customers:
+            if c.parent is not None:
+                self.customers[c.id].parent = self.customers[c.parent]
+
+    def _add_customer(self, c: fmt.Customer) -> None:
+        start = c.start if c.start is not None else self.scenario.start
+        if c.package is not None:
+            contract = contract_of(self.catalog, self.packages[c.package], start, c.package,
+                                   relative_to=None)
+        else:
+            assert c.contract is not None
+            contract = contract_of(self.catalog, c.contract, start)
+        actor = Customer(id=c.id, name=c.name or c.id, contract=contract, start=start,
+                         catalog=self.catalog, chart=self.chart, book=self.book,
+                         horizon=self.horizon, seats=tuple(c.seats), payer=c.payer)
+        self.customers[c.id] = actor
+        self.schedule(start, PHASE_START, c.id, Start(cause=f"contract:{c.id}"))
+
+    # -- timeline -------------------------------------------------------------------------
+    def schedule(self, at_us: int, phase: int, target: str, msg: Msg | Input) -> None:
+        """Queue a message; past the horizon's period closes nothing is delivered."""
+        if at_us > self.horizon or (at_us == self.horizon and phase > 2):
+            return
+        self.seq += 1
+        self.timeline.add((at_us, phase, self.seq, target, msg))
+
+    def submit(self, item: Input) -> bool:
+        """Accept one input; a duplicate id is acknowledged and ignored (returns False)."""
+        if item.input_id in self.seen:
+            self.duplicates += 1
+            return False
+        if item.at_us < self.now:
+            raise InputError(item.path, f"{item.name} at {item.at_us} is before engine time {self.now}")
+        self.seen.add(item.input_id)
+        self.accepted += 1
+        self.schedule(item.at_us, item.phase, item.target, item)
+        return True
+
+    def run_until(self, at_us: int, phase: int = PHASE_USAGE) -> None:
+        """Deliver everything due up to and including (`at_us`, `phase`)."""
+        timeline = self.timeline
+        book = self.book
+        bound = (at_us, phase, FOREVER)
+        while timeline and timeline[0] < bound:
+            when, _, _, target, msg = timeline.pop(0)
+            self.now = when
+            if isinstance(msg, Input):
+                self._input(msg)
+            else:
+                self._deliver(target, msg, when)
+            if book.pending >= FLUSH_EVERY:
+                book.flush()
+
+    def run(self) -> None:
+        """Run everything to the horizon, including the period closes at its instant."""
+        self.run_until(self.horizon, 2)
+        self.book.flush()
+
+    def _deliver(self, target: str, msg: Msg, now: int) -> None:
+        out = self.customers[target].handle(msg, now)
+        for timer in out:
+            assert isinstance(timer, Timer)
+            self.schedule(timer.at_us, timer.phase, timer.target, timer.msg)
+
+    def _input(self, item: Input) -> None:
+        msg = item.msg
+        try:
+            if isinstance(msg, Usage):
+                self._deliver(item.target, msg, item.at_us)
+            elif isinstance(msg, fmt.UpdateRate):
+                card = self.catalog.rate_cards[msg.rate_card]
+                card.set(msg.product, item.at_us, price_of(self.catalog, msg.credit_type, msg.price, msg.tiers))
+            elif isinstance(msg, fmt.ChangePackage):
+                self._change_package(item, msg)
+            elif isinstance(msg, SetParent):
+                self._set_parent(item, msg)
+            else:
+                self._deliver(item.target, msg, item.at_us)
+        except CommandError as exc:
+            raise InputError(item.path, f"{item.name} at {_fmt(item.at_us)}: {exc}") from None
+
+    def _change_package(self, item: Input, cmd: fmt.ChangePackage) -> None:
+        actor = self.customers[item.target]
+        if item.at_us < actor.start:
+            raise CommandError(f"customer {actor.id} starts at {_fmt(actor.start)}")
+        pkg = self.packages[cmd.to]
+        contract = contract_of(self.catalog, pkg, item.at_us, cmd.to)
+        migrate = item.name == "migrate_package"
+        self._deliver(item.target, ChangePackage(contract=contract, migrate=migrate, cause=item.input_id),
+                      item.at_us)
+
+    def _set_parent(self, item: Input, cmd: SetParent) -> None:
+        actor = self.customers[item.target]
+        if cmd.parent is None:
+            actor.parent = None
+            actor.payer = "self"
+            return
+        node = self.customers[cmd.parent]
+        while node is not None:
+            if node is actor:
+                raise CommandError(f"moving {actor.id} under {cmd.parent} would make a cycle")
+            node = node.parent
+        actor.parent = self.customers[cmd.parent]
+        if cmd.payer is not None:
+            actor.payer = cmd.payer
+
+
+def _fmt(at_us: int) -> str:
+    from scenarios.types import format_at
+
+    return format_at(at_us)

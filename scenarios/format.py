@@ -1,0 +1,277 @@
+"""Format 1 of the scenario file as typed msgspec Structs (field names are the contract)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from scenarios.types import Amount, At
+
+
+class _Base(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    pass
+
+
+class CreditType(_Base, kw_only=True):
+    id: str
+    name: str = ""
+    decimals: int = 0
+    fiat_per_credit: Amount | None = None
+
+
+class Metric(_Base, kw_only=True):
+    event_type: str
+    aggregation: Literal["count", "sum", "max", "unique"] = "sum"
+    property: str | None = None
+    filters: dict[str, list[str | int]] = {}
+
+
+class Product(_Base, kw_only=True):
+    id: str
+    name: str = ""
+    type: Literal["subscription", "usage"]
+    metric: Metric | None = None
+
+
+class Tier(_Base, kw_only=True):
+    up_to: Amount | None = None
+    price: Amount
+
+
+class Rate(_Base, kw_only=True):
+    product: str
+    price: Amount | None = None
+    tiers: list[Tier] | None = None
+    credit_type: str | None = None
+    starting_at: At | None = None
+
+
+class RateCard(_Base, kw_only=True):
+    id: str
+    name: str = ""
+    rates: list[Rate] = []
+
+
+class Subscription(_Base, kw_only=True):
+    id: str
+    product: str
+    quantity: int | None = None
+    seat_based: bool = False
+    proration: bool = True
+
+
+class RecurringCredit(_Base, kw_only=True):
+    id: str | None = None
+    credit_type: str | None = None
+    amount: Amount
+    per_seat_of: str | None = None
+    allocation: Literal["pooled", "individual"] = "pooled"
+    seat_key: str = "user"
+    priority: int = 1
+    rollover: Amount | None = None
+    products: list[str] | None = None
+
+
+class InvoiceItem(_Base, kw_only=True):
+    at: At
+    amount: Amount
+
+
+class Credit(_Base, kw_only=True):
+    id: str | None = None
+    credit_type: str | None = None
+    amount: Amount
+    priority: int = 1
+    start: At | None = None
+    end: At | None = None
+    products: list[str] | None = None
+    child_access: Literal["all", "none"] | list[str] = "none"
+
+
+class Commit(_Base, kw_only=True):
+    id: str | None = None
+    type: Literal["prepaid", "postpaid"]
+    credit_type: str | None = None
+    amount: Amount
+    priority: int = 1
+    start: At | None = None
+    end: At | None = None
+    products: list[str] | None = None
+    child_access: Literal["all", "none"] | list[str] = "none"
+    invoice: list[InvoiceItem] = []
+
+
+class Contract(_Base, kw_only=True):
+    rate_card: str
+    overrides: list[Rate] = []
+    subscriptions: list[Subscription] = []
+    commits: list[Commit] = []
+    credits: list[Credit] = []
+    recurring_credits: list[RecurringCredit] = []
+    on_exhausted: Literal["bill", "block"] = "bill"
+    billing_cycle: Literal["monthly"] = "monthly"
+
+
+class Package(Contract, kw_only=True):
+    id: str
+    name: str = ""
+
+
+class Customer(_Base, kw_only=True):
+    id: str
+    name: str = ""
+    package: str | None = None
+    contract: Contract | None = None
+    start: At | None = None
+    seats: list[str] = []
+    parent: str | None = None
+    payer: Literal["self", "parent"] = "self"
+
+
+class UsageEvent(_Base, kw_only=True):
+    id: str
+    customer: str
+    event_type: str
+    properties: dict[str, Any] = {}
+
+
+class SeatChange(_Base, kw_only=True):
+    customer: str
+    subscription: str
+    seats: list[str]
+
+
+class SetQuantity(_Base, kw_only=True):
+    customer: str
+    subscription: str
+    quantity: int
+
+
+class BuyCredits(_Base, kw_only=True):
+    customer: str
+    credit_type: str | None = None
+    amount: Amount
+    price: Amount = Amount("0")
+    priority: int = 1
+    end: At | None = None
+    id: str | None = None
+
+
+class ChangePackage(_Base, kw_only=True):
+    customer: str
+    to: str
+
+
+class UpdateRate(_Base, kw_only=True):
+    rate_card: str
+    product: str
+    price: Amount | None = None
+    tiers: list[Tier] | None = None
+    credit_type: str | None = None
+
+
+class SetParent(_Base, kw_only=True):
+    customer: str
+    parent: str | None
+    payer: Literal["self", "parent"] | None = None
+
+
+class Entry(_Base, kw_only=True):
+    """One timeline entry: an instant and exactly one command or usage event."""
+
+    at: At
+    id: str | None = None
+    usage: UsageEvent | None = None
+    add_seats: SeatChange | None = None
+    remove_seats: SeatChange | None = None
+    set_quantity: SetQuantity | None = None
+    buy_credits: BuyCredits | None = None
+    change_package: ChangePackage | None = None
+    migrate_package: ChangePackage | None = None
+    update_rate: UpdateRate | None = None
+    set_parent: SetParent | None = None
+
+
+COMMANDS = (
+    "usage",
+    "add_seats",
+    "remove_seats",
+    "set_quantity",
+    "buy_credits",
+    "change_package",
+    "migrate_package",
+    "update_rate",
+    "set_parent",
+)
+
+
+class Generator(_Base, kw_only=True):
+    """A usage source: a seeded generator (`generator:`) or a CSV file (`csv:`)."""
+
+    generator: Literal["per_seat", "per_customer"] | None = None
+    csv: str | None = None
+    customers: list[str] | None = None
+    event_type: str | None = None
+    events_per_day: int = 1
+    start: At | None = None
+    end: At | None = None
+    properties: dict[str, Any] = {}
+
+
+class ExpectInvoice(_Base, kw_only=True):
+    customer: str
+    period: At
+    total: Amount
+
+
+class ExpectBalance(_Base, kw_only=True):
+    customer: str
+    credit_type: str
+    at: At
+    balance: Amount
+    seat: str | None = None
+    grant: str | None = None
+
+
+class ExpectDenied(_Base, kw_only=True):
+    customer: str
+    count: int
+
+
+class ExpectBreakage(_Base, kw_only=True):
+    customer: str
+    credit_type: str
+    period: At
+    amount: Amount
+
+
+class ExpectRollup(_Base, kw_only=True):
+    customer: str
+    period: At
+    usage: Amount
+
+
+class Expect(_Base, kw_only=True):
+    invoices: list[ExpectInvoice] = []
+    balances: list[ExpectBalance] = []
+    denied: list[ExpectDenied] = []
+    breakage: list[ExpectBreakage] = []
+    rollup: list[ExpectRollup] = []
+
+
+class Scenario(_Base, kw_only=True):
+    meterbook: Literal[1]
+    name: str = ""
+    seed: int = 0
+    start: At
+    end: At
+    currency: str = "USD"
+    credit_types: list[CreditType] = []
+    products: list[Product] = []
+    rate_cards: list[RateCard] = []
+    packages: list[Package] = []
+    customers: list[Customer] = []
+    timeline: list[Entry] = []
+    usage: list[Generator] = []
+    expect: Expect | None = None
