@@ -10,8 +10,22 @@ from actors.drawdown import ordered, plan
 from actors.errors import invariant, require
 from actors.invoice import Invoice, Line
 from actors.messages import (
-    PHASE_ACTIVATE, PHASE_BOUNDARY, PHASE_EXPIRE, Activate, AddSeats, Boundary, BuyCredits,
-    ChangePackage, Expire, InvoiceItem, Msg, RemoveSeats, SetParent, SetQuantity, Start, Timer,
+    PHASE_ACTIVATE,
+    PHASE_BOUNDARY,
+    PHASE_EXPIRE,
+    Activate,
+    AddSeats,
+    Boundary,
+    BuyCredits,
+    ChangePackage,
+    Expire,
+    InvoiceItem,
+    Msg,
+    RemoveSeats,
+    SetParent,
+    SetQuantity,
+    Start,
+    Timer,
     Usage,
 )
 from actors.money import round_half_up, to_units
@@ -392,7 +406,7 @@ class Customer:
     def on_buy_credits(self, msg: BuyCredits, now: int) -> list[Timer]:
         unit = self.catalog.units[msg.unit]
         g = Grant(id=msg.id, owner=self.id, unit=msg.unit, amount=to_units(msg.amount, unit.scale),
-                  priority=msg.priority, paid=msg.price > 0, products=None, start=now, end=msg.end)
+                  priority=msg.priority, paid=msg.price > 0, products=msg.products, start=now, end=msg.end)
         require(msg.id not in self.grants, f"grant id {msg.id!r} already used for {self.id}")
         self._fund(g, self.chart.issued(msg.unit), now, msg.cause, "credit_purchase")
         units = to_units(msg.price, self.catalog.currency.scale)

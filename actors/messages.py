@@ -48,6 +48,7 @@ class BuyCredits(Msg):
     price: Decimal
     priority: int
     end: int
+    products: frozenset[str] | None = None
 
 
 class ChangePackage(Msg):

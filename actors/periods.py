@@ -6,7 +6,7 @@ import datetime as dt
 from fractions import Fraction
 from functools import lru_cache
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _us(when: dt.datetime) -> int:
@@ -18,7 +18,7 @@ def _us(when: dt.datetime) -> int:
 def month_start(at_us: int) -> int:
     """The instant the calendar month holding `at_us` began."""
     when = _EPOCH + dt.timedelta(microseconds=at_us)
-    return _us(dt.datetime(when.year, when.month, 1, tzinfo=dt.timezone.utc))
+    return _us(dt.datetime(when.year, when.month, 1, tzinfo=dt.UTC))
 
 
 @lru_cache(maxsize=4096)
@@ -26,7 +26,7 @@ def next_month(at_us: int) -> int:
     """The first instant of the month after the one holding `at_us`."""
     when = _EPOCH + dt.timedelta(microseconds=at_us)
     year, month = (when.year + 1, 1) if when.month == 12 else (when.year, when.month + 1)
-    return _us(dt.datetime(year, month, 1, tzinfo=dt.timezone.utc))
+    return _us(dt.datetime(year, month, 1, tzinfo=dt.UTC))
 
 
 def period_bounds(at_us: int) -> tuple[int, int]:

@@ -10,9 +10,25 @@ class Grant:
     """A commit or credit: what is left of it (ledger scale) and how it ranks in drawdown."""
 
     __slots__ = (
-        "id", "owner", "unit", "granted", "remaining", "priority", "paid", "products", "start",
-        "end", "child_access", "seat", "rollover", "recurring", "commit_type", "account", "key",
-        "draws", "active",
+        "account",
+        "active",
+        "child_access",
+        "commit_type",
+        "draws",
+        "end",
+        "granted",
+        "id",
+        "key",
+        "owner",
+        "paid",
+        "priority",
+        "products",
+        "recurring",
+        "remaining",
+        "rollover",
+        "seat",
+        "start",
+        "unit",
     )
 
     def __init__(

@@ -11,7 +11,7 @@ from actors.money import to_units
 class Aggregate:
     """The running aggregate of one billable metric over one period."""
 
-    __slots__ = ("kind", "value", "seen")
+    __slots__ = ("kind", "seen", "value")
 
     def __init__(self, kind: str) -> None:
         self.kind = kind

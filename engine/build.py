@@ -7,8 +7,16 @@ from decimal import Decimal
 from actors import Catalog, ContractSpec, GrantSpec, RecurringSpec, Unit
 from actors.catalog import FOREVER, Metric, Price, Product, RateCard, SubscriptionSpec, make_price
 from actors.messages import (
-    PHASE_CATALOG, PHASE_COMMAND, PHASE_USAGE, AddSeats, BuyCredits, Msg, RemoveSeats,
-    SetParent, SetQuantity, Usage,
+    PHASE_CATALOG,
+    PHASE_COMMAND,
+    PHASE_USAGE,
+    AddSeats,
+    BuyCredits,
+    Msg,
+    RemoveSeats,
+    SetParent,
+    SetQuantity,
+    Usage,
 )
 from scenarios import format as fmt
 
@@ -97,7 +105,7 @@ def contract_of(catalog: Catalog, c: fmt.Contract, start: int, package: str | No
 class Input:
     """One timeline input as the engine sees it: where, when, in which phase, what."""
 
-    __slots__ = ("at_us", "phase", "target", "msg", "path", "name", "input_id")
+    __slots__ = ("at_us", "input_id", "msg", "name", "path", "phase", "target")
 
     def __init__(self, at_us: int, phase: int, target: str, msg: Msg | fmt.UpdateRate,
                  path: str, name: str, input_id: str) -> None:
@@ -140,7 +148,8 @@ def entry_input(entry: fmt.Entry, path: str, currency: str) -> Input:
         return Input(entry.at, PHASE_COMMAND, b.customer,
                      BuyCredits(id=gid, unit=b.credit_type or currency, amount=Decimal(b.amount),
                                 price=Decimal(b.price), priority=b.priority,
-                                end=b.end if b.end is not None else FOREVER, cause=cause),
+                                end=b.end if b.end is not None else FOREVER, cause=cause,
+                                products=frozenset(b.products) if b.products is not None else None),
                      path, "buy_credits", cause)
     if entry.set_parent is not None:
         sp = entry.set_parent

@@ -14,8 +14,6 @@ from engine.simulate import simulate as simulate_file
 from ledger import LedgerError, verify_file
 from scenarios import ScenarioError
 
-err = Console(stderr=True)
-
 
 @click.group()
 @click.version_option(package_name="meterbook")
@@ -33,7 +31,7 @@ def simulate(file: Path | None, out_dir: Path) -> None:
     try:
         results = simulate_file(file, out_dir)
     except ScenarioError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     summary = results.summary()
     table = Table(title=f"{summary['name']}: invoices ({summary['currency']})")
@@ -78,7 +76,7 @@ def check(files: tuple[Path, ...]) -> None:
         try:
             misses = check_file(f)
         except ScenarioError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            click.echo(f"error: {exc}", err=True)
             failed += 1
             continue
         if misses:

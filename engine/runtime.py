@@ -7,7 +7,14 @@ from sortedcontainers import SortedList
 from actors import Chart, CommandError, Customer
 from actors.catalog import FOREVER
 from actors.messages import (
-    PHASE_START, PHASE_USAGE, ChangePackage, Msg, SetParent, Start, Timer, Usage,
+    PHASE_START,
+    PHASE_USAGE,
+    ChangePackage,
+    Msg,
+    SetParent,
+    Start,
+    Timer,
+    Usage,
 )
 from engine.build import Input, build_catalog, contract_of, price_of
 from engine.errors import InputError

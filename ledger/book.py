@@ -105,6 +105,7 @@ class Book:
                 raise LedgerError(f"transaction {key} ({kind}) unbalanced in {unit} by {total}")
         if key in self.keys:
             raise LedgerError(f"duplicate idempotency key {key}")
+        # Keys already flushed are guarded by the UNIQUE index: a repeat aborts that flush.
         self.keys.add(key)
         ident = self.next_txn
         self.next_txn += 1
@@ -145,6 +146,7 @@ class Book:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        self.keys.clear()
         self._new_units.clear()
         self._new_accounts.clear()
         self._txns.clear()

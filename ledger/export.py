@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class ExportPosting(msgspec.Struct, array_like=False):

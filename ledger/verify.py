@@ -66,7 +66,7 @@ def violations(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
             found.append(f"schema: trigger {trig} is missing")
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if not {"units", "accounts", "transactions", "postings"} <= tables:
-        return found + ["schema: not a meterbook ledger (tables missing)"]
+        return [*found, "schema: not a meterbook ledger (tables missing)"]
     for template, sql in _CHECKS:
         for row in conn.execute(sql):
             found.append(template.format(*row))

@@ -156,6 +156,7 @@ class BuyCredits(_Base, kw_only=True):
     priority: int = 1
     end: At | None = None
     id: str | None = None
+    products: list[str] | None = None
 
 
 class ChangePackage(_Base, kw_only=True):

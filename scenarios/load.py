@@ -31,12 +31,12 @@ _Loader.yaml_implicit_resolvers = {
 def parse_text(text: str | bytes, file: str) -> Any:
     """Parse YAML (or JSON, which YAML reads too) into plain Python objects."""
     try:
-        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        raw = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise ScenarioError(file, "$", f"not valid YAML{where}: {exc}") from None
-    if raw is None or raw == "" or raw == {}:
+    if raw is None or raw in ("", {}):
         raise ScenarioError(file, "$", "the file is empty")
     if not isinstance(raw, dict):
         raise ScenarioError(file, "$", f"expected a mapping at the top level, got {type(raw).__name__}")

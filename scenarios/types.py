@@ -7,7 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(
@@ -39,7 +39,7 @@ def parse_at(obj: object) -> At:
         text = obj.strip()
         try:
             if _DATE.match(text):
-                when = dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc)
+                when = dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
                 return At(to_us(when))
             m = _TIME.match(text)
             if m:

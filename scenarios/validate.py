@@ -56,12 +56,12 @@ class _Checker:
         for i, pkg in enumerate(s.packages):
             self.contract(pkg, f"$.packages[{i}]")
         self.unique((c.id for c in s.customers), "$.customers", "customer")
-        for i, c in enumerate(s.customers):
+        for i in range(len(s.customers)):
             self.customer(i)
         self.cycles()
-        for i, entry in enumerate(s.timeline):
+        for i in range(len(s.timeline)):
             self.entry(i)
-        for i, gen in enumerate(s.usage):
+        for i in range(len(s.usage)):
             self.generator(i)
         if s.expect is not None:
             self.expect()
@@ -178,7 +178,7 @@ class _Checker:
             node = c
             while node.parent is not None:
                 if node.parent in chain:
-                    loop = chain[chain.index(node.parent):] + [node.parent]
+                    loop = [*chain[chain.index(node.parent):], node.parent]
                     self.fail(f"$.customers[{i}].parent", f"cycle in parent: {' -> '.join(loop)}")
                 chain.append(node.parent)
                 node = self.customers[node.parent]
@@ -196,6 +196,9 @@ class _Checker:
         if e.buy_credits is not None and e.buy_credits.credit_type is not None:
             self.ref(e.buy_credits.credit_type, self.units, f"{path}.buy_credits.credit_type",
                      "credit type")
+        if e.buy_credits is not None:
+            for k, prod in enumerate(e.buy_credits.products or []):
+                self.ref(prod, self.products, f"{path}.buy_credits.products[{k}]", "product")
         for name in ("change_package", "migrate_package"):
             cmd = getattr(e, name)
             if cmd is not None:

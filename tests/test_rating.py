@@ -1,0 +1,73 @@
+"""Incremental rating: graduated tiers, aggregations and filters come out exact however the
+events are split."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from actors.catalog import Metric, Unit, make_price
+from actors.rating import Aggregate, charge_units, event_quantity
+
+USD = Unit(id="USD", decimals=2, is_currency=True)
+TIERS = ((Decimal("10000"), Decimal("0.01")), (None, Decimal("0.005")))
+
+
+def charges(price, kind: str, quantities: list) -> list[int]:
+    agg = Aggregate(kind)
+    out = []
+    for q in quantities:
+        after = agg.after(q)
+        out.append(charge_units(price, agg.value, after, USD.scale))
+        agg.commit(q, after)
+    return out
+
+
+@pytest.mark.parametrize(("split", "expected"), [
+    ([15000], [125_00000000]),
+    ([9000, 6000], [90_00000000, 35_00000000]),
+    ([10000, 1, 4999], [100_00000000, 500000, 24_99500000]),
+])
+def test_graduated_tiers_split_exactly(split: list[int], expected: list[int]) -> None:
+    price = make_price(USD, None, TIERS)
+    assert charges(price, "sum", split) == expected
+    assert sum(expected) == 125_00000000
+
+
+def test_max_charges_only_increases() -> None:
+    price = make_price(USD, Decimal("0.50"), None)
+    assert charges(price, "max", [40, 70, 55]) == [20_00000000, 15_00000000, 0]
+
+
+def test_unique_counts_distinct_values() -> None:
+    price = make_price(USD, Decimal("2.00"), None)
+    assert charges(price, "unique", ["a", "b", "a", "c"]) == [2_00000000, 2_00000000, 0, 2_00000000]
+
+
+def test_count_ignores_properties() -> None:
+    m = Metric("call", "count", None)
+    assert event_quantity(m, {}) == 1
+
+
+def test_sub_scale_prices_round_cumulatively_not_per_event() -> None:
+    # $0.000000001 per token is finer than the ledger scale (1e-8 USD): per-event rounding
+    # would give 0 ten times; cumulative rounding gives the exact total to the scale.
+    price = make_price(USD, Decimal("0.000000001"), None)
+    got = charges(price, "sum", [Decimal(10)] * 10)
+    assert sum(got) == 10
+    assert got == [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+
+
+def test_float_property_reads_shortest_repr() -> None:
+    m = Metric("job", "sum", "hours")
+    assert event_quantity(m, {"hours": 0.1}) == Decimal("0.1")
+    assert event_quantity(m, {"hours": "2.50"}) == Decimal("2.50")
+    assert event_quantity(m, {}) is None
+
+
+def test_filters() -> None:
+    m = Metric("job", "sum", "hours", (("region", frozenset({"us", "eu"})),))
+    assert m.matches({"region": "us"})
+    assert not m.matches({"region": "ap"})
+    assert not m.matches({})
