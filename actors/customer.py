@@ -518,7 +518,7 @@ class Customer:
         if not products:
             return _NONE
         props = msg.properties
-        denied = False
+        rated = []
         for product in products:
             metric = product.metric
             if metric.filters and not metric.matches(props):  # type: ignore[union-attr]
@@ -534,18 +534,23 @@ class Customer:
                 agg = self.aggs[product.id] = Aggregate(metric.aggregation)  # type: ignore[union-attr]
             after = agg.after(qty)
             charge = charge_units(price, agg.value, after, self.catalog.units[price.unit].scale)
-            if charge <= 0:
-                agg.commit(qty, after)
-                continue
-            takes, left = plan(self._candidates(price.unit, product.id, now, props), charge)
-            if left and self.contract.on_exhausted == "block":
-                denied = True
-                continue
-            agg.commit(qty, after)
-            self._book_usage(msg, product.id, product.name, price.unit, charge, takes, left, now, qty)
-        if denied:
+            takes, left = plan(self._candidates(price.unit, product.id, now, props), charge) if charge > 0 else ([], 0)
+            # Take tentatively, so a second product of the same event sees what is left.
+            for g, take in takes:
+                g.remaining -= take
+            rated.append((product, price.unit, agg, qty, after, charge, takes, left))
+        if self.contract.on_exhausted == "block" and any(r[7] for r in rated):
+            # Rule 5: an event that cannot be covered in full is denied whole.
+            for r in rated:
+                for g, take in r[6]:
+                    g.remaining += take
             self.denied += 1
             self.denied_ids.append(msg.id)
+            return _NONE
+        for product, unit, agg, qty, after, charge, takes, left in rated:
+            agg.commit(qty, after)
+            if charge > 0:
+                self._book_usage(msg, product.id, product.name, unit, charge, takes, left, now)
         return _NONE
 
     def _candidates(self, unit: str, product: str, now: int, props: dict) -> list:
@@ -572,13 +577,13 @@ class Customer:
         return out
 
     def _book_usage(self, msg: Usage, product: str, name: str, unit: str, charge: int,
-                    takes: list, left: int, now: int, qty) -> None:
+                    takes: list, left: int, now: int) -> None:
+        """Book one rated charge whose takes were already deducted from their grants."""
         chart = self.chart
         currency = self.catalog.currency.id
         payer = self.payer_of()
         legs = [(chart.revenue(product, unit), -charge)]
         for g, take in takes:
-            g.remaining -= take
             legs.append((g.account, take))
             if g.owner != self.id:
                 g.draws[self.id] = g.draws.get(self.id, 0) + take

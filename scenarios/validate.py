@@ -160,6 +160,9 @@ class _Checker:
             self.contract(c.contract, f"{path}.contract")
         if c.parent is not None:
             self.ref(c.parent, self.customers, f"{path}.parent", "customer")
+            parent_start = self.customers[c.parent].start or self.s.start
+            if c.payer == "parent" and (c.start or self.s.start) < parent_start:
+                self.fail(f"{path}.start", f"a child paid by its parent cannot start before {c.parent!r}")
         elif c.payer == "parent":
             self.fail(f"{path}.payer", "payer: parent needs a parent")
         if c.start is not None and not self.s.start <= c.start < self.s.end:
@@ -193,6 +196,10 @@ class _Checker:
             cmd = getattr(e, name)
             if cmd is not None:
                 self.ref(cmd.customer, self.customers, f"{path}.{name}.customer", "customer")
+                begins = self.customers[cmd.customer].start or self.s.start
+                if e.at < begins:
+                    self.fail(f"{path}.{name}", f"{name} at {format_at(e.at)}: customer {cmd.customer!r} "
+                                                f"starts at {format_at(begins)}")
         if e.buy_credits is not None and e.buy_credits.credit_type is not None:
             self.ref(e.buy_credits.credit_type, self.units, f"{path}.buy_credits.credit_type",
                      "credit type")
