@@ -104,11 +104,18 @@ class RateCard:
 
     def price_at(self, product: str, at_us: int) -> Price | None:
         """The price in force for `product` at `at_us`, if any."""
+        return self.price_window(product, at_us)[0]
+
+    def price_window(self, product: str, at_us: int) -> tuple[Price | None, int, int]:
+        """The price in force at `at_us` and the interval [from, until) it stays in force."""
         starts = self._starts.get(product)
         if not starts:
-            return None
+            return None, -FOREVER, FOREVER
         i = bisect.bisect_right(starts, at_us)
-        return self._prices[product][i - 1] if i else None
+        until = starts[i] if i < len(starts) else FOREVER
+        if not i:
+            return None, -FOREVER, until
+        return self._prices[product][i - 1], starts[i - 1], until
 
     def products(self) -> list[str]:
         return list(self._starts)
@@ -169,6 +176,7 @@ class Catalog:
         self.units = units
         self.products = products
         self.rate_cards: dict[str, RateCard] = {}
+        self.version = 0  # bumped by every rate change, so cached prices know they are stale
         self.by_event_type: dict[str, list[Product]] = {}
         for p in products.values():
             if p.metric is not None:

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 from actors.accounts import Chart
 from actors.catalog import FOREVER, Catalog, ContractSpec, GrantSpec, Price, RateCard, RecurringSpec
-from actors.drawdown import ordered, plan
+from actors.drawdown import ordered, plan, usable
 from actors.errors import invariant, require
 from actors.invoice import Invoice, Line
 from actors.messages import (
@@ -81,6 +81,7 @@ class Customer:
         self.breakage: dict[tuple[str, int], int] = {}
         self.package_history: list[tuple[int, str | None, int]] = []
         self._counter = 0
+        self._revenue: dict[tuple[str, str], int] = {}
         self._overrides = RateCard(f"{id}/overrides")
         self._install(contract, seats)
         self._handlers = {
@@ -99,6 +100,7 @@ class Customer:
     def _install(self, contract: ContractSpec, seats: tuple[str, ...]) -> None:
         self.contract = contract
         self._overrides = RateCard(f"{self.id}/overrides")
+        self._prices: dict[str, tuple] = {}
         for product, starting_at, price in contract.overrides:
             self._overrides.set(product, starting_at, price)
         self.seat_keys = tuple(
@@ -136,13 +138,22 @@ class Customer:
 
     def price(self, product: str, at_us: int) -> Price | None:
         """The price in force: the contract's override pins it, else the rate card's."""
-        pinned = self._overrides.price_at(product, at_us)
-        if pinned is not None:
-            return pinned
-        return self.catalog.rate_cards[self.contract.rate_card].price_at(product, at_us)
+        cached = self._prices.get(product)
+        version = self.catalog.version
+        if cached is not None and cached[3] == version and cached[1] <= at_us < cached[2]:
+            return cached[0]
+        pinned, lo, hi = self._overrides.price_window(product, at_us)
+        if pinned is None:
+            card = self.catalog.rate_cards[self.contract.rate_card]
+            pinned, card_lo, card_hi = card.price_window(product, at_us)
+            lo, hi = max(lo, card_lo), min(hi, card_hi)
+        self._prices[product] = (pinned, lo, hi, version)
+        return pinned
 
     def payer_of(self) -> Customer:
         """Who receives this customer's charges (`payer: parent` climbs, at any depth)."""
+        if self.payer == "self":
+            return self
         node = self
         while node.payer == "parent" and node.parent is not None:
             node = node.parent
@@ -556,6 +567,14 @@ class Customer:
     def _candidates(self, unit: str, product: str, now: int, props: dict) -> list:
         """Grants that may pay, in drawdown order: the event's seat allocation first, then
         pooled grants of this customer and of ancestors that admit it (rule 4)."""
+        if not self.seat_keys and self.parent is None:
+            pool = self.pools.get(unit)
+            if pool is None or not pool.grants:
+                return []
+            if len(pool.grants) == 1:
+                g = pool.grants[0]
+                return [g] if usable(g, product, now) else []
+            return ordered([(0, pool.grants)], product, now)
         out: list = []
         for key in self.seat_keys:
             seat_id = props.get(key)
@@ -582,7 +601,10 @@ class Customer:
         chart = self.chart
         currency = self.catalog.currency.id
         payer = self.payer_of()
-        legs = [(chart.revenue(product, unit), -charge)]
+        rev = self._revenue.get((product, unit))
+        if rev is None:
+            rev = self._revenue[(product, unit)] = chart.revenue(product, unit)
+        legs = [(rev, -charge)]
         for g, take in takes:
             legs.append((g.account, take))
             if g.owner != self.id:
@@ -602,11 +624,17 @@ class Customer:
         invariant(invoice is not None, f"{payer.id} has no open invoice")
         line = invoice.usage_line(product, name, self.id, payer is self)  # type: ignore[union-attr]
         line.units += billed
-        postpaid = sum(take for g, take in takes if g.commit_type == "postpaid")
+        postpaid = sum(take for g, take in takes if g.commit_type == "postpaid") if takes else 0
         line.units += postpaid
         if unit == currency:
             line.gross_units += charge
             line.credits_units += charge - left - postpaid
         self.book.post(f"usage:{msg.id}:{product}", now, "usage", f"usage:{msg.id}", legs)
         if unit == currency:
-            self._roll(Rollup(source=self.id, at_us=now, usage_units=charge))
+            usage = self.rollup.usage
+            key = self.period_start if now >= self.period_start else self.period_key(now)
+            usage[key] = usage.get(key, 0) + charge
+            if self.parent is not None:
+                msg = Rollup(source=self.id, at_us=now, usage_units=charge)
+                for ancestor in self.ancestors():
+                    ancestor.rollup.handle(msg)

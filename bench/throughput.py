@@ -17,7 +17,7 @@ from pathlib import Path
 
 from engine.build import entry_input
 from engine.results import Results
-from engine.runtime import Engine
+from engine.runtime import Engine, quiet_gc
 from ledger import Book, verify_file
 from scenarios import format as fmt
 from scenarios.types import Amount, parse_at
@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     engine = Engine(scenario, book)
     cur = scenario.currency
     batch: list = []
+    quiet = quiet_gc()
+    quiet.__enter__()
     for entry in events(scenario, args.events, args.mode, args.seed):
         batch.append(entry_input(entry, "$.bench", cur))
         if len(batch) >= args.batch:
@@ -128,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
             batch.clear()
     for item in batch:
         engine.submit(item)
+    quiet.__exit__(None, None, None)
     engine.run()
     elapsed = time.perf_counter() - t0
     results = Results(engine)

@@ -33,10 +33,13 @@ def run_scenario(scenario: Scenario, ledger_path: str, file: str = "<scenario>",
     engine = Engine(scenario, book)
     currency = scenario.currency
     try:
-        for i, entry in enumerate(scenario.timeline):
-            engine.submit(entry_input(entry, f"$.timeline[{i}]", currency))
-        for k, entry in enumerate(generated_entries(scenario, file, base_dir or Path("."))):
-            engine.submit(entry_input(entry, f"$.usage[generated {k}]", currency))
+        inputs = [entry_input(entry, f"$.timeline[{i}]", currency) for i, entry in enumerate(scenario.timeline)]
+        inputs += [entry_input(entry, f"$.usage[generated {k}]", currency)
+                   for k, entry in enumerate(generated_entries(scenario, file, base_dir or Path(".")))]
+        # Stable sort: at one instant, phases in rule order, then file order.
+        inputs.sort(key=lambda item: (item.at_us, item.phase))
+        for item in inputs:
+            engine.submit(item)
         engine.run()
     except InputError as exc:
         book.conn.close()

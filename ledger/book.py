@@ -30,7 +30,8 @@ class Book:
         if self.path != ":memory:":
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-        conn.execute("PRAGMA foreign_keys=ON")
+        # Index pages of a large ledger must stay cached, or every insert becomes a read.
+        conn.execute("PRAGMA cache_size=-262144")
         conn.executescript(schema_sql())
         self.conn = conn
         self.units: dict[str, tuple[int, int]] = {
@@ -92,25 +93,25 @@ class Book:
         Zero legs are dropped; a transaction that nets to nothing is not written at all."""
         units = self.account_units
         sums: dict[str, int] = {}
-        kept = []
         for account_id, amount in legs:
             if amount:
                 unit = units[account_id]
                 sums[unit] = sums.get(unit, 0) + amount
-                kept.append((account_id, unit, amount))
-        if not kept:
+        if not sums:
             return 0
         for unit, total in sums.items():
             if total:
                 raise LedgerError(f"transaction {key} ({kind}) unbalanced in {unit} by {total}")
         if key in self.keys:
             raise LedgerError(f"duplicate idempotency key {key}")
-        # Keys already flushed are guarded by the UNIQUE index: a repeat aborts that flush.
         self.keys.add(key)
         ident = self.next_txn
         self.next_txn += 1
         self._txns.append((ident, key, at_us, kind, cause))
-        self._postings.extend((ident, a, u, amt) for a, u, amt in kept)
+        append = self._postings.append
+        for account_id, amount in legs:
+            if amount:
+                append((ident, account_id, units[account_id], amount))
         return ident
 
     @property
@@ -118,39 +119,36 @@ class Book:
         """How many transactions wait for the next flush."""
         return len(self._txns)
 
-    def flush(self) -> None:
-        """Write everything queued in one SQLite transaction: open, post, seal."""
-        if not (self._txns or self._new_accounts or self._new_units):
-            return
+    def _take_batch(self) -> tuple[list, list, list, list]:
+        batch = (self._new_units, self._new_accounts, self._txns, self._postings)
+        self._new_units, self._new_accounts, self._txns, self._postings = [], [], [], []
+        self.keys = set()
+        return batch
+
+    def _write(self, batch: tuple[list, list, list, list]) -> None:
+        """One SQLite transaction: open the transactions, add their postings, seal them."""
+        units, accounts, txns, postings = batch
         conn = self.conn
-        first = self._txns[0][0] if self._txns else 0
-        last = self._txns[-1][0] if self._txns else -1
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany("INSERT INTO units VALUES (?, ?, ?)", self._new_units)
-            conn.executemany("INSERT INTO accounts VALUES (?, ?, ?, ?)", self._new_accounts)
+            conn.executemany("INSERT INTO units VALUES (?, ?, ?)", units)
+            conn.executemany("INSERT INTO accounts VALUES (?, ?, ?, ?)", accounts)
             conn.executemany(
-                "INSERT INTO transactions (id, idempotency_key, at_us, kind, cause) "
-                "VALUES (?, ?, ?, ?, ?)",
-                self._txns,
-            )
+                "INSERT INTO transactions (id, idempotency_key, at_us, kind, cause) VALUES (?, ?, ?, ?, ?)", txns)
             conn.executemany(
-                "INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (?, ?, ?, ?)",
-                self._postings,
-            )
-            conn.execute(
-                "UPDATE transactions SET sealed = 1 WHERE id BETWEEN ? AND ? AND sealed = 0",
-                (first, last),
-            )
+                "INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (?, ?, ?, ?)", postings)
+            if txns:
+                conn.execute("UPDATE transactions SET sealed = 1 WHERE id BETWEEN ? AND ? AND sealed = 0",
+                             (txns[0][0], txns[-1][0]))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self.keys.clear()
-        self._new_units.clear()
-        self._new_accounts.clear()
-        self._txns.clear()
-        self._postings.clear()
+
+    def flush(self) -> None:
+        """Write everything queued in one SQLite transaction (group commit)."""
+        if self._txns or self._new_accounts or self._new_units:
+            self._write(self._take_batch())
 
     # -- reading ------------------------------------------------------------------------
     def balance(self, name: str, at_us: int | None = None) -> int:

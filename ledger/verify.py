@@ -7,7 +7,7 @@ from pathlib import Path
 
 REQUIRED_TRIGGERS = (
     "postings_into_open_only",
-    "postings_unit_of_account",
+    "transactions_seal_units_match",
     "postings_no_update",
     "postings_no_delete",
     "transactions_seal_only",

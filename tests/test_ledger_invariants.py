@@ -80,8 +80,10 @@ def test_sqlite_refuses_unit_mismatch(fresh_book: Book) -> None:
     a, _ = setup(fresh_book)
     c = fresh_book.conn
     c.execute("INSERT INTO transactions (id, idempotency_key, at_us, kind, cause) VALUES (9, 'k9', 2, 'x', 'raw')")
-    with pytest.raises(sqlite3.IntegrityError, match="posting unit differs"):
-        c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (9, ?, 'EUR', 1)", (a,))
+    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (9, ?, 'EUR', 1)", (a,))
+    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (9, ?, 'EUR', -1)", (a,))
+    with pytest.raises(sqlite3.IntegrityError, match="posting names no account, or a unit other than its account"):
+        c.execute("UPDATE transactions SET sealed = 1 WHERE id = 9")
 
 
 def test_duplicate_idempotency_key_refused(fresh_book: Book) -> None:
@@ -113,3 +115,13 @@ def test_verify_missing_file(tmp_path: Path) -> None:
 
 def test_ledger_file_is_wal(fresh_book: Book) -> None:
     assert fresh_book.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_sqlite_refuses_posting_to_unknown_account(fresh_book: Book) -> None:
+    a, _ = setup(fresh_book)
+    c = fresh_book.conn
+    c.execute("INSERT INTO transactions (id, idempotency_key, at_us, kind, cause) VALUES (9, 'k9', 2, 'x', 'raw')")
+    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (9, ?, 'USD', 1)", (a,))
+    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (9, 999, 'USD', -1)")
+    with pytest.raises(sqlite3.IntegrityError, match="posting names no account"):
+        c.execute("UPDATE transactions SET sealed = 1 WHERE id = 9")
