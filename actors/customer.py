@@ -182,6 +182,8 @@ class Customer:
         if payer is not self:
             line.customer = self.id
             line.description = f"{line.description} ({self.id})"
+        if line.package is None:
+            line.package = self.contract.package
         invoice.add(line)
         self.book.post(key, at_us, kind, cause, [
             (self.chart.unbilled(payer.id), line.units), (revenue, -line.units)])
@@ -371,8 +373,10 @@ class Customer:
         spec = self._recurring_spec(g.recurring)
         if spec is not None and spec.rollover is not None and left > 0 and now < self.horizon:
             period_grant = self.recurring_amounts.get((spec.id, g.seat), g.granted)
+            # The cap is a share of what the period granted, rounded like any credit grant.
             unit = self.catalog.units[g.unit]
-            cap = round_half_up(spec.rollover * period_grant, unit.scale)
+            step = 10 ** (unit.scale - unit.decimals)
+            cap = round_half_up(spec.rollover * period_grant / step, 0) * step
             carry = min(left, cap)
             if carry > 0:
                 end = next_month(now)
@@ -624,9 +628,15 @@ class Customer:
         invariant(invoice is not None, f"{payer.id} has no open invoice")
         line = invoice.usage_line(product, name, self.id, payer is self)  # type: ignore[union-attr]
         line.units += billed
+        pkg = self.contract.package or ""
+        line.by_package[pkg] = line.by_package.get(pkg, 0) + billed
         postpaid = sum(take for g, take in takes if g.commit_type == "postpaid") if takes else 0
         line.units += postpaid
-        if unit == currency:
+        if postpaid:
+            line.by_package[pkg] += postpaid
+        if line.unit != unit:
+            line.unit = unit if line.unit is None else line.unit
+        if line.unit == unit:
             line.gross_units += charge
             line.credits_units += charge - left - postpaid
         self.book.post(f"usage:{msg.id}:{product}", now, "usage", f"usage:{msg.id}", legs)

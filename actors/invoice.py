@@ -18,7 +18,9 @@ class Line(msgspec.Struct, kw_only=True):
     quantity: str | None = None
     gross_units: int = 0
     credits_units: int = 0
+    unit: str | None = None
     package: str | None = None
+    by_package: dict[str, int] = {}
 
 
 class LineOut(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -30,6 +32,7 @@ class LineOut(msgspec.Struct, kw_only=True, omit_defaults=True):
     quantity: str | None = None
     gross: str | None = None
     credits_applied: str | None = None
+    unit: str | None = None
     package: str | None = None
 
 
@@ -73,17 +76,22 @@ class Invoice:
         """Sum of the lines, each rounded half-up to the currency's decimals."""
         return sum(round_units(line.units, scale, decimals) for line in self.lines)
 
-    def render(self, currency: str, scale: int, decimals: int, fmt_at) -> InvoiceOut:
+    def render(self, currency: str, scale: int, decimals: int, fmt_at, amount_of) -> InvoiceOut:
+        """The invoice as written to invoices.json; `amount_of(unit, units)` formats a
+        gross or credits figure in the unit the product was priced in."""
+
         def money(units: int) -> str:
             return display(round_units(units, scale, decimals), scale, decimals)
+
+        def priced(ln: Line, units: int) -> str | None:
+            return amount_of(ln.unit or currency, units) if ln.kind == "usage" else None
 
         lines = [
             LineOut(
                 kind=ln.kind, description=ln.description, amount=money(ln.units),
                 product=ln.product, customer=ln.customer, quantity=ln.quantity,
-                gross=money(ln.gross_units) if ln.kind == "usage" else None,
-                credits_applied=money(ln.credits_units) if ln.kind == "usage" else None,
-                package=ln.package,
+                gross=priced(ln, ln.gross_units), credits_applied=priced(ln, ln.credits_units),
+                unit=(ln.unit or currency) if ln.kind == "usage" else None, package=ln.package,
             )
             for ln in self.lines
         ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actors.money import round_units
 from engine.results import Results
 from scenarios.types import format_at
 
@@ -18,9 +19,9 @@ def package_report(results: Results) -> dict[str, Any]:
             membership.append({"customer": actor.id, "from": format_at(at), "package": pkg, "version": version})
         for inv in actor.invoices:
             for line in inv.lines:
-                pkg = line.package if line.package is not None else actor.package_at(inv.start)
-                key = (pkg or "(contract)", inv.start)
-                revenue[key] = revenue.get(key, 0) + _rounded(line.units, cur.scale, cur.decimals)
+                for pkg, units in split_line(line, cur.scale, cur.decimals):
+                    key = (pkg or "(contract)", inv.start)
+                    revenue[key] = revenue.get(key, 0) + units
     rows = [
         {"package": pkg, "period": format_at(period), "revenue": results.money(units)}
         for (pkg, period), units in sorted(revenue.items(), key=lambda kv: (kv[0][1], kv[0][0]))
@@ -28,10 +29,17 @@ def package_report(results: Results) -> dict[str, Any]:
     return {"membership": membership, "revenue": rows}
 
 
-def _rounded(units: int, scale: int, decimals: int) -> int:
-    from actors.money import round_units
-
-    return round_units(units, scale, decimals)
+def split_line(line, scale: int, decimals: int) -> list[tuple[str | None, int]]:
+    """A line's rounded amount shared among the packages it accrued under; the parts sum to
+    the rounded line exactly (the last part takes the remainder)."""
+    total = round_units(line.units, scale, decimals)
+    parts = [(pkg or None, units) for pkg, units in line.by_package.items() if units]
+    if len(parts) <= 1:
+        first = next(iter(line.by_package), None) or line.package
+        return [(parts[0][0] if parts else first, total)]
+    out = [(pkg, round_units(units, scale, decimals)) for pkg, units in parts[:-1]]
+    out.append((parts[-1][0], total - sum(units for _, units in out)))
+    return out
 
 
 def rollup_report(results: Results) -> list[dict[str, Any]]:

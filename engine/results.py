@@ -36,7 +36,7 @@ class Results:
         out = []
         for actor in self.engine.customers.values():
             for inv in actor.invoices:
-                out.append(inv.render(cur.id, cur.scale, cur.decimals, format_at))
+                out.append(inv.render(cur.id, cur.scale, cur.decimals, format_at, self.amount))
         return out
 
     def invoice_total(self, customer: str, period: int) -> int | None:
