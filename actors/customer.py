@@ -195,6 +195,10 @@ class Customer:
 
     # -- periods --------------------------------------------------------------------------
     def on_start(self, msg: Start, now: int) -> list[Timer]:
+        if msg.contract is not None:
+            seats = next((self.assigned[s.id] for s in self.contract.subscriptions if s.seat_based), [])
+            self.assigned, self.quantity = {}, {}
+            self._install(msg.contract, tuple(seats))
         self.package_history.append((now, self.contract.package, self.contract.version))
         timers = self._open_period(now, next_month(now), now, msg.cause)
         for spec in self.contract.grants:
@@ -501,7 +505,8 @@ class Customer:
         require(now >= self.start, f"customer {self.id} starts later")
         fraction = Fraction(self.period_end - now, self.period_end - month_start(now))
         for sub in old.subscriptions:
-            if sub.proration and self.paid_max.get(sub.id, 0) > 0 and now > self.period_start:
+            # A change at the period's very start refunds even a charge that was not prorated.
+            if (sub.proration or now == self.period_start) and self.paid_max.get(sub.id, 0) > 0:
                 self._charge_subscription(sub.id, self.paid_max[sub.id], fraction, now, msg.cause, "credit")
         for g in list(self.grants.values()):
             if g.active and (g.recurring is not None or g.rollover):

@@ -17,7 +17,10 @@ class Msg(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Start(Msg):
-    """A customer's contract begins: first period, advance charges, grants."""
+    """A customer's contract begins: first period, advance charges, grants. `contract`, when
+    given, replaces the provisional one (the package version in force at the start)."""
+
+    contract: ContractSpec | None = None
 
 
 class Usage(Msg):

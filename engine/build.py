@@ -65,22 +65,27 @@ def contract_of(catalog: Catalog, c: fmt.Contract, start: int, package: str | No
     def at(value: int | None, default: int) -> int:
         return default if value is None else value + shift
 
+    def end_of(g, begins: int) -> int:
+        if g.months is not None:
+            return add_months(begins, g.months)
+        return at(g.end, FOREVER) if g.end is not None else FOREVER
+
     grants = []
     for i, cr in enumerate(c.credits):
         grants.append(GrantSpec(
             id=cr.id or f"credit-{i}", kind="credit", commit_type=None, unit=cr.credit_type or cur,
             amount=Decimal(cr.amount), priority=cr.priority, start=at(cr.start, start),
-            end=at(cr.end, FOREVER) if cr.end is not None else FOREVER,
+            end=end_of(cr, at(cr.start, start)),
             products=frozenset(cr.products) if cr.products is not None else None,
             child_access=cr.child_access if isinstance(cr.child_access, str) else frozenset(cr.child_access)))
     for i, cm in enumerate(c.commits):
         grants.append(GrantSpec(
             id=cm.id or f"commit-{i}", kind="commit", commit_type=cm.type, unit=cm.credit_type or cur,
             amount=Decimal(cm.amount), priority=cm.priority, start=at(cm.start, start),
-            end=at(cm.end, FOREVER) if cm.end is not None else FOREVER,
+            end=end_of(cm, at(cm.start, start)),
             products=frozenset(cm.products) if cm.products is not None else None,
             child_access=cm.child_access if isinstance(cm.child_access, str) else frozenset(cm.child_access),
-            invoice=tuple((at(item.at, start), Decimal(item.amount)) for item in cm.invoice)))
+            invoice=tuple((at(item.at, at(cm.start, start)), Decimal(item.amount)) for item in cm.invoice)))
     recurring = tuple(
         RecurringSpec(
             id=rc.id or f"recurring-{i}", unit=rc.credit_type or cur, amount=Decimal(rc.amount),
@@ -100,6 +105,21 @@ def contract_of(catalog: Catalog, c: fmt.Contract, start: int, package: str | No
     return ContractSpec(rate_card=c.rate_card, overrides=overrides, subscriptions=subs,
                         grants=tuple(grants), recurring=recurring, on_exhausted=c.on_exhausted,
                         package=package, version=version)
+
+
+def add_months(at_us: int, months: int) -> int:
+    """The same day and time `months` calendar months later (clamped to the month's end)."""
+    import calendar
+    import datetime as dt
+
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    when = epoch + dt.timedelta(microseconds=at_us)
+    month0 = when.month - 1 + months
+    year, month = when.year + month0 // 12, month0 % 12 + 1
+    day = min(when.day, calendar.monthrange(year, month)[1])
+    later = when.replace(year=year, month=month, day=day)
+    delta = later - epoch
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 class Input:
@@ -127,6 +147,8 @@ def entry_input(entry: fmt.Entry, path: str, currency: str) -> Input:
     cause = f"command:{entry.id}" if entry.id else f"command:{path}"
     if entry.update_rate is not None:
         return Input(entry.at, PHASE_CATALOG, "", entry.update_rate, path, "update_rate", cause)
+    if entry.update_package is not None:
+        return Input(entry.at, PHASE_CATALOG, "", entry.update_package, path, "update_package", cause)
     if entry.add_seats is not None:
         c = entry.add_seats
         return Input(entry.at, PHASE_COMMAND, c.customer,

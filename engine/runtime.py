@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from sortedcontainers import SortedList
 
-from actors import Chart, CommandError, Customer
+from actors import Chart, CommandError, ContractSpec, Customer
 from actors.catalog import FOREVER
 from actors.messages import (
     PHASE_START,
@@ -44,7 +44,11 @@ class Engine:
             book.unit(unit.id, unit.scale, unit.decimals)
         self.chart = Chart(book, self.catalog.currency.id)
         self.packages = {p.id: p for p in scenario.packages}
+        # Package versions in force from an instant on: (from, definition, version number).
+        self.versions: dict[str, list[tuple[int, fmt.Contract, int]]] = {
+            p.id: [(-FOREVER, p, 0)] for p in scenario.packages}
         self.customers: dict[str, Customer] = {}
+        self.provisioned: dict[str, str | None] = {}
         # Timers (and any input that arrives out of order) wait in a sorted list; inputs that
         # arrive in (time, phase) order, as a sorted scenario or a live feed does, queue in a
         # deque, which costs nothing to keep sorted. run_until merges the two heads.
@@ -73,6 +77,7 @@ class Engine:
                          catalog=self.catalog, chart=self.chart, book=self.book,
                          horizon=self.horizon, seats=tuple(c.seats), payer=c.payer)
         self.customers[c.id] = actor
+        self.provisioned[c.id] = c.package
         self.schedule(start, PHASE_START, c.id, Start(cause=f"contract:{c.id}"))
 
     # -- timeline -------------------------------------------------------------------------
@@ -130,7 +135,15 @@ class Engine:
             self.run_until(self.horizon, 2)
         self.book.flush()
 
+    def package_contract(self, package: str, at_us: int) -> ContractSpec:
+        """The contract of the package version in force at `at_us`, starting then."""
+        _, definition, version = [v for v in self.versions[package] if v[0] <= at_us][-1]
+        return contract_of(self.catalog, definition, at_us, package, version)
+
     def _deliver(self, target: str, msg: Msg, now: int) -> None:
+        if type(msg) is Start and self.provisioned.get(target):
+            # Provisioned from the package version in force when the contract starts.
+            msg = Start(cause=msg.cause, contract=self.package_contract(self.provisioned[target], now))
         out = self.customers[target].handle(msg, now)
         for timer in out:
             assert isinstance(timer, Timer)
@@ -145,6 +158,9 @@ class Engine:
                 card = self.catalog.rate_cards[msg.rate_card]
                 card.set(msg.product, item.at_us, price_of(self.catalog, msg.credit_type, msg.price, msg.tiers))
                 self.catalog.version += 1
+            elif isinstance(msg, fmt.UpdatePackage):
+                versions = self.versions[msg.package]
+                versions.append((item.at_us, msg, versions[-1][2] + 1))
             elif isinstance(msg, fmt.ChangePackage):
                 self._change_package(item, msg)
             elif isinstance(msg, SetParent):
@@ -158,9 +174,10 @@ class Engine:
         actor = self.customers[item.target]
         if item.at_us < actor.start:
             raise CommandError(f"customer {actor.id} starts at {_fmt(actor.start)}")
-        pkg = self.packages[cmd.to]
-        contract = contract_of(self.catalog, pkg, item.at_us, cmd.to)
+        contract = self.package_contract(cmd.to, item.at_us)
         migrate = item.name == "migrate_package"
+        if migrate and (actor.contract.package, actor.contract.version) == (cmd.to, contract.version):
+            raise CommandError(f"customer {actor.id} is already on version {contract.version} of {cmd.to!r}")
         self._deliver(item.target, ChangePackage(contract=contract, migrate=migrate, cause=item.input_id),
                       item.at_us)
 

@@ -74,7 +74,7 @@ class RecurringCredit(_Base, kw_only=True):
 
 
 class InvoiceItem(_Base, kw_only=True):
-    at: At
+    at: At | None = None  # default: the grant's start (useful in packages)
     amount: Amount
 
 
@@ -87,6 +87,7 @@ class Credit(_Base, kw_only=True):
     end: At | None = None
     products: list[str] | None = None
     child_access: Literal["all", "none"] | list[str] = "none"
+    months: int | None = None  # ends this many calendar months after its start
 
 
 class Commit(_Base, kw_only=True):
@@ -99,6 +100,7 @@ class Commit(_Base, kw_only=True):
     end: At | None = None
     products: list[str] | None = None
     child_access: Literal["all", "none"] | list[str] = "none"
+    months: int | None = None
     invoice: list[InvoiceItem] = []
 
 
@@ -159,6 +161,13 @@ class BuyCredits(_Base, kw_only=True):
     products: list[str] | None = None
 
 
+class UpdatePackage(Contract, kw_only=True):
+    """A new version of a package from the entry's instant (customers provisioned later get it)."""
+
+    package: str
+    name: str = ""
+
+
 class ChangePackage(_Base, kw_only=True):
     customer: str
     to: str
@@ -191,6 +200,7 @@ class Entry(_Base, kw_only=True):
     change_package: ChangePackage | None = None
     migrate_package: ChangePackage | None = None
     update_rate: UpdateRate | None = None
+    update_package: UpdatePackage | None = None
     set_parent: SetParent | None = None
 
 
@@ -203,6 +213,7 @@ COMMANDS = (
     "change_package",
     "migrate_package",
     "update_rate",
+    "update_package",
     "set_parent",
 )
 

@@ -109,6 +109,8 @@ class _Checker:
                 self.fail(f"{path}[{k}].amount", "must not be negative")
             if g.start is not None and g.end is not None and g.end <= g.start:
                 self.fail(f"{path}[{k}].end", "must be after start")
+            if g.months is not None and (g.end is not None or g.months < 1):
+                self.fail(f"{path}[{k}].months", "give months (at least 1) or end, not both")
 
     def contract(self, c: Contract, path: str) -> None:
         self.ref(c.rate_card, self.cards, f"{path}.rate_card", "rate card")
@@ -215,6 +217,9 @@ class _Checker:
             self.ref(u.rate_card, self.cards, f"{path}.update_rate.rate_card", "rate card")
             self.rate(Rate(product=u.product, price=u.price, tiers=u.tiers,
                            credit_type=u.credit_type), f"{path}.update_rate")
+        if e.update_package is not None:
+            self.ref(e.update_package.package, self.packages, f"{path}.update_package.package", "package")
+            self.contract(e.update_package, f"{path}.update_package")
         if e.set_parent is not None and e.set_parent.parent is not None:
             self.ref(e.set_parent.parent, self.customers, f"{path}.set_parent.parent", "customer")
 
