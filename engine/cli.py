@@ -48,6 +48,40 @@ def simulate(file: Path | None, out_dir: Path) -> None:
                   f"{ins['denied']} denied  ledger: {summary['ledger_transactions']} transactions  "
                   f"written to {out_dir}/", highlight=False)
     _packages_table(console, out_dir)
+    _rollup_tree(console, out_dir)
+
+
+def _rollup_tree(console: Console, out_dir: Path) -> None:
+    """Account trees with usage and spend per period and draws on shared grants."""
+    import json
+
+    from rich.tree import Tree
+
+    path = out_dir / "rollup.json"
+    if not path.exists():
+        return
+    rows = json.loads(path.read_text())
+    if not any(r["parent"] for r in rows):
+        return
+    by_parent: dict[str | None, list[dict]] = {}
+    for r in rows:
+        by_parent.setdefault(r["parent"], []).append(r)
+
+    def label(r: dict) -> str:
+        periods = ", ".join(f"{p['period'][:7]} usage {p['usage']} spend {p['spend']}" for p in r["periods"])
+        return f"[bold]{r['customer']}[/bold]  {periods}"
+
+    def grow(node: Tree, r: dict) -> None:
+        for d in r["draws"]:
+            node.add(f"[dim]draw on {d['grant']} by {d['customer']}: {d['amount']}[/dim]")
+        for child in by_parent.get(r["customer"], []):
+            grow(node.add(label(child)), child)
+
+    tree = Tree("Account roll-ups (subtree usage before credits; spend invoiced)")
+    for root in by_parent.get(None, []):
+        if by_parent.get(root["customer"]):
+            grow(tree.add(label(root)), root)
+    console.print(tree)
 
 
 def _packages_table(console: Console, out_dir: Path) -> None:
