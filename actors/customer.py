@@ -22,7 +22,6 @@ from actors.messages import (
     InvoiceItem,
     Msg,
     RemoveSeats,
-    SetParent,
     SetQuantity,
     Start,
     Timer,
@@ -89,7 +88,7 @@ class Customer:
             Expire: self.on_expire, Activate: self.on_activate, InvoiceItem: self.on_invoice_item,
             AddSeats: self.on_add_seats, RemoveSeats: self.on_remove_seats,
             SetQuantity: self.on_set_quantity, BuyCredits: self.on_buy_credits,
-            ChangePackage: self.on_change_package, SetParent: self.on_set_parent,
+            ChangePackage: self.on_change_package,
         }
 
     # -- plumbing -------------------------------------------------------------------------
@@ -528,9 +527,6 @@ class Customer:
             if spec.id not in self.specs:
                 timers += self._schedule_grant(spec, now, msg.cause)
         return timers
-
-    def on_set_parent(self, msg: SetParent, now: int) -> tuple:
-        raise NotImplementedError("set_parent is handled by the engine's tree router")
 
     # -- usage ----------------------------------------------------------------------------
     def on_usage(self, msg: Usage, now: int) -> tuple:

@@ -8,7 +8,7 @@ import pytest
 
 from engine.results import Results
 from engine.simulate import run_scenario
-from ledger import Book
+from ledger import Book, violations
 from scenarios import load_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +36,8 @@ def run_text(tmp_path: Path):
         return results
 
     yield run
+    # Every scenario a test runs must leave a ledger that verifies.
     for r in opened:
-        try:
-            r.book.conn.close()
-        except Exception:
-            pass
+        r.book.flush()
+        assert violations(r.book.conn) == []
+        r.book.conn.close()
