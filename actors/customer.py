@@ -237,8 +237,8 @@ class Customer:
                              cause: str, kind: str) -> None:
         sub = next(s for s in self.contract.subscriptions if s.id == sub_id)
         price = self.price(sub.product, self.period_start)
-        require(price is not None and price.flat is not None,
-                f"no flat price for subscription product {sub.product!r} at this time")
+        require(price is not None and price.flat is not None and price.unit == self.catalog.currency.id,
+                f"no flat price in {self.catalog.currency.id} for subscription product {sub.product!r}")
         assert price is not None and price.flat is not None
         share = fraction if sub.proration else Fraction(1)
         units = self._money_line(Fraction(price.flat) * qty * share)
@@ -269,12 +269,14 @@ class Customer:
                 targets: list[tuple[str | None, Fraction]] = [(None, Fraction(rc.amount))]
             elif rc.allocation == "pooled":
                 n = len(self.assigned.get(rc.per_seat_of, ())) if count is None else count
-                targets = [(None, Fraction(rc.amount) * n)]
+                targets = [(None, Fraction(rc.amount))] * (1 if n else 0)
             else:
                 seats = self.assigned.get(rc.per_seat_of, []) if only is None else only
                 targets = [(seat, Fraction(rc.amount)) for seat in seats]
             for seat, amount in targets:
-                units = round_half_up(amount * fraction, unit.decimals) * 10 ** (unit.scale - unit.decimals)
+                # Each seat's share is rounded on its own: every paid seat adds the same amount.
+                per_seat = round_half_up(amount * fraction, unit.decimals) * 10 ** (unit.scale - unit.decimals)
+                units = per_seat * (n if rc.per_seat_of is not None and rc.allocation == "pooled" else 1)
                 gid = f"{rc.id}/{seat}/{_label(now)}" if seat else f"{rc.id}/{_label(now)}"
                 if gid in self.grants:
                     gid = f"{gid}+{self._next_id()}"
@@ -374,7 +376,8 @@ class Customer:
         timers: list[Timer] = []
         left = g.remaining
         spec = self._recurring_spec(g.recurring)
-        if spec is not None and spec.rollover is not None and left > 0 and now < self.horizon:
+        departed = g.seat is not None and not (g.seat in self.seats and self.seats[g.seat].assigned)
+        if spec is not None and spec.rollover is not None and left > 0 and now < self.horizon and not departed:
             period_grant = self.recurring_amounts.get((spec.id, g.seat), g.granted)
             # The cap is a share of what the period granted, rounded like any credit grant.
             unit = self.catalog.units[g.unit]
@@ -555,11 +558,16 @@ class Customer:
             for g, take in takes:
                 g.remaining -= take
             rated.append((product, price.unit, agg, qty, after, charge, takes, left))
-        if self.contract.on_exhausted == "block" and any(r[7] for r in rated):
+        block = self.contract.on_exhausted == "block"
+        unpriced = [r for r in rated if r[7] and not block and self.catalog.units[r[1]].fiat_per_credit is None
+                    and not self.catalog.units[r[1]].is_currency]
+        if unpriced or (block and any(r[7] for r in rated)):
             # Rule 5: an event that cannot be covered in full is denied whole.
             for r in rated:
                 for g, take in r[6]:
                     g.remaining += take
+            require(not unpriced, f"usage {msg.id}: credit type {unpriced[0][1] if unpriced else ''!r} has no "
+                                  "fiat_per_credit, so its overage cannot be billed")
             self.denied += 1
             self.denied_ids.append(msg.id)
             return _NONE

@@ -125,7 +125,12 @@ class Engine:
             if type(msg) is Input:
                 self._input(msg)
             else:
-                self._deliver(target, msg, when)
+                try:
+                    self._deliver(target, msg, when)
+                except CommandError as exc:
+                    where = list(self.customers).index(target)
+                    raise InputError(f"$.customers[{where}]",
+                                     f"{type(msg).__name__.lower()} at {_fmt(when)}: {exc}") from None
             if book.pending >= FLUSH_EVERY:
                 book.flush()
 

@@ -90,17 +90,10 @@ class Credit(_Base, kw_only=True):
     months: int | None = None  # ends this many calendar months after its start
 
 
-class Commit(_Base, kw_only=True):
-    id: str | None = None
+class Commit(Credit, kw_only=True):
+    """A paid grant: a credit with a type and, for prepaid commits, an invoice schedule."""
+
     type: Literal["prepaid", "postpaid"]
-    credit_type: str | None = None
-    amount: Amount
-    priority: int = 1
-    start: At | None = None
-    end: At | None = None
-    products: list[str] | None = None
-    child_access: Literal["all", "none"] | list[str] = "none"
-    months: int | None = None
     invoice: list[InvoiceItem] = []
 
 

@@ -93,8 +93,11 @@ class _Checker:
                     if last is not None and tier.up_to <= last:
                         self.fail(f"{path}.tiers[{k}].up_to", "tiers must ascend")
                     last = tier.up_to
-        if self.products[rate.product].type == "subscription" and rate.tiers is not None:
-            self.fail(f"{path}.tiers", "a subscription takes a flat price")
+        if self.products[rate.product].type == "subscription":
+            if rate.tiers is not None:
+                self.fail(f"{path}.tiers", "a subscription takes a flat price")
+            if rate.credit_type not in (None, self.s.currency):
+                self.fail(f"{path}.credit_type", f"a subscription is priced in the currency ({self.s.currency})")
 
     def grants(self, items, path: str) -> None:
         for k, g in enumerate(items):

@@ -166,3 +166,44 @@ def test_ledger_verifies_after_seat_scenario(run_text) -> None:
                           alloc="individual", extra=', rollover: "0.25"'))
     r.book.flush()
     assert violations(r.book.conn) == []
+
+
+def test_pooled_seats_added_together_round_per_seat(run_text) -> None:
+    r = run_text(scenario("  - {at: 2026-01-16, add_seats: {customer: org, subscription: seats, seats: [c, d]}}\n"))
+    # One line for two seats: 2 x 10.00 x 16/31 = 10.32; credits 2 x round(100 x 16/31) = 104.
+    assert total(r, "2026-01-01") == "30.32"
+    assert bal(r, "2026-01-16") == "304"
+
+
+def test_departed_seat_does_not_roll_over(run_text) -> None:
+    r = run_text(scenario("  - {at: 2026-01-10, remove_seats: {customer: org, subscription: seats, seats: [b]}}\n",
+                          alloc="individual", extra=', rollover: "1"'))
+    grants = r.engine.customers["org"].grants
+    assert "recurring-0/a/2026-01-01/rollover" in grants
+    assert "recurring-0/b/2026-01-01/rollover" not in grants
+    assert r.breakage("org", "cr", __import__("scenarios").parse_at("2026-01-01")) == 100_000_000
+
+
+def test_overage_without_fiat_rate_is_refused_clearly(run_text) -> None:
+    text = scenario(usage(1, "2026-01-05", 250)).replace(', fiat_per_credit: "0.01"', "")
+    with pytest.raises(ScenarioError) as info:
+        run_text(text, "t.yaml")
+    assert str(info.value) == ("t.yaml: $.timeline[0]: usage at 2026-01-05T00:00:00Z: usage e1: credit type 'cr' "
+                               "has no fiat_per_credit, so its overage cannot be billed")
+
+
+def test_subscription_priced_in_credits_is_refused(run_text) -> None:
+    text = scenario("  []\n").replace("timeline:\n", "timeline:").replace(
+        '{product: seat, price: "10.00"}', '{product: seat, price: "10", credit_type: cr}')
+    with pytest.raises(ScenarioError) as info:
+        run_text(text, "t.yaml")
+    assert str(info.value) == "t.yaml: $.rate_cards[0].rates[0].credit_type: a subscription is priced in the currency (USD)"
+
+
+def test_refusal_inside_a_timer_names_the_customer(run_text) -> None:
+    text = scenario("  []\n").replace("timeline:\n", "timeline:").replace(
+        '{product: seat, price: "10.00"}', '{product: seat, price: "10.00", starting_at: 2026-02-01}')
+    with pytest.raises(ScenarioError) as info:
+        run_text(text, "t.yaml")
+    assert str(info.value) == ("t.yaml: $.customers[0]: start at 2026-01-01T00:00:00Z: "
+                               "no flat price in USD for subscription product 'seat'")
