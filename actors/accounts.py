@@ -43,6 +43,7 @@ class Chart:
         return self._open(("rev", product, unit), f"house/revenue/{product}/{unit}", "revenue", unit)
 
     def credit_packs(self) -> int:
+        """Money received for add-on credit packs."""
         return self._open(("packs",), "house/revenue/credit_packs", "revenue", self.currency)
 
     def promotional(self, unit: str) -> int:

@@ -23,6 +23,7 @@ class Unit(msgspec.Struct, frozen=True):
 
     @property
     def scale(self) -> int:
+        """Decimals the ledger stores for this unit."""
         return ledger_scale(self.decimals)
 
 
@@ -118,6 +119,7 @@ class RateCard:
         return self._prices[product][i - 1], starts[i - 1], until
 
     def products(self) -> list[str]:
+        """Products this card prices (at any time)."""
         return list(self._starts)
 
 

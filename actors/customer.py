@@ -5,9 +5,18 @@ from __future__ import annotations
 from fractions import Fraction
 
 from actors.accounts import Chart
-from actors.catalog import FOREVER, Catalog, ContractSpec, GrantSpec, Price, RateCard, RecurringSpec
+from actors.catalog import (
+    FOREVER,
+    Catalog,
+    ContractSpec,
+    GrantSpec,
+    Price,
+    RateCard,
+    RecurringSpec,
+    SubscriptionSpec,
+)
 from actors.drawdown import ordered, plan, usable
-from actors.errors import invariant, require
+from actors.errors import CommandError, invariant, require
 from actors.invoice import Invoice, Line
 from actors.messages import (
     PHASE_ACTIVATE,
@@ -159,6 +168,7 @@ class Customer:
         return node
 
     def ancestors(self) -> list[Customer]:
+        """Parent, grandparent, ... nearest first (the tree as it stands now)."""
         out = []
         node = self.parent
         while node is not None:
@@ -167,6 +177,7 @@ class Customer:
         return out
 
     def pool(self, unit: str) -> CreditPool:
+        """This customer's CreditPool of one unit, opened on first use."""
         found = self.pools.get(unit)
         if found is None:
             found = self.pools[unit] = CreditPool(self.id, unit)
@@ -194,6 +205,7 @@ class Customer:
 
     # -- periods --------------------------------------------------------------------------
     def on_start(self, msg: Start, now: int) -> list[Timer]:
+        """Begin the contract: first (possibly short) period, its charges and grants."""
         if msg.contract is not None:
             seats = next((self.assigned[s.id] for s in self.contract.subscriptions if s.seat_based), [])
             self.assigned, self.quantity = {}, {}
@@ -304,6 +316,7 @@ class Customer:
             self.pool(g.unit).add(g)
 
     def on_boundary(self, msg: Boundary, now: int) -> list[Timer]:
+        """Close the period ending now and open the next, unless the run ends here."""
         invariant(now == self.period_end, f"{self.id}: boundary at {now}, period ends {self.period_end}")
         self._finalize(now, msg.cause)
         if now >= self.horizon:
@@ -331,6 +344,7 @@ class Customer:
 
     # -- grants ---------------------------------------------------------------------------
     def on_activate(self, msg: Activate, now: int) -> list[Timer]:
+        """Fund a contract grant (credit or commit) at its start."""
         spec = self.specs[msg.grant]
         paid = spec.kind == "commit"
         g = Grant(id=spec.id, owner=self.id, unit=spec.unit, amount=to_units(spec.amount, self._scale(spec.unit)),
@@ -361,6 +375,7 @@ class Customer:
         return self.catalog.units[unit].scale
 
     def on_invoice_item(self, msg: InvoiceItem, now: int) -> tuple:
+        """Bill one item of a commit's invoice schedule."""
         spec = self.specs[msg.grant]
         units = to_units(msg.amount, self.catalog.currency.scale)
         revenue = (self.chart.commit_contract(self.id, spec.id)
@@ -370,6 +385,7 @@ class Customer:
         return _NONE
 
     def on_expire(self, msg: Expire, now: int) -> list[Timer]:
+        """End a grant at its end: roll over what the rules allow, book the rest as breakage."""
         g = self.grants.get(msg.grant)
         if g is None or not g.active:
             return []
@@ -425,6 +441,7 @@ class Customer:
             self.pool(g.unit).drop(g)
 
     def on_buy_credits(self, msg: BuyCredits, now: int) -> list[Timer]:
+        """Grant an add-on pack and invoice its price in this period."""
         unit = self.catalog.units[msg.unit]
         g = Grant(id=msg.id, owner=self.id, unit=msg.unit, amount=to_units(msg.amount, unit.scale),
                   priority=msg.priority, paid=msg.price > 0, products=msg.products, start=now, end=msg.end)
@@ -440,13 +457,14 @@ class Customer:
         return []
 
     # -- seats and quantities -------------------------------------------------------------
-    def _seat_spec(self, sub_id: str):
+    def _seat_spec(self, sub_id: str) -> SubscriptionSpec:
         for sub in self.contract.subscriptions:
             if sub.id == sub_id:
                 return sub
-        require(False, f"customer {self.id} has no subscription {sub_id!r}")
+        raise CommandError(f"customer {self.id} has no subscription {sub_id!r}")
 
     def on_add_seats(self, msg: AddSeats, now: int) -> list[Timer]:
+        """Assign seats; charge and grant for any increase above what this period paid."""
         sub = self._seat_spec(msg.subscription)
         require(sub.seat_based, f"subscription {sub.id!r} is not seat-based")
         assigned = self.assigned[sub.id]
@@ -464,6 +482,7 @@ class Customer:
         return self._increase(sub.id, now, msg.cause, fresh)
 
     def on_remove_seats(self, msg: RemoveSeats, now: int) -> tuple:
+        """Unassign seats; the decrease takes effect at the next period."""
         sub = self._seat_spec(msg.subscription)
         require(sub.seat_based, f"subscription {sub.id!r} is not seat-based")
         assigned = self.assigned[sub.id]
@@ -476,6 +495,7 @@ class Customer:
         return _NONE
 
     def on_set_quantity(self, msg: SetQuantity, now: int) -> list[Timer]:
+        """Change a quantity subscription; increases are prorated, decreases wait."""
         sub = self._seat_spec(msg.subscription)
         require(not sub.seat_based, f"subscription {sub.id!r} is seat-based: use add_seats")
         require(msg.quantity >= 0, "quantity must not be negative")
@@ -501,6 +521,7 @@ class Customer:
 
     # -- packages and hierarchy -------------------------------------------------------------
     def on_change_package(self, msg: ChangePackage, now: int) -> list[Timer]:
+        """Move to another package (or version) mid-period, prorated (rule 2)."""
         old = self.contract
         require(msg.migrate or msg.contract.package != old.package,
                 f"customer {self.id} is already on package {old.package!r}")
@@ -533,6 +554,7 @@ class Customer:
 
     # -- usage ----------------------------------------------------------------------------
     def on_usage(self, msg: Usage, now: int) -> tuple:
+        """Rate one event on every product it feeds, draw grants, book the rest (rules 4-5)."""
         products = self.catalog.by_event_type.get(msg.event_type)
         if not products:
             return _NONE

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from actors.money import display, round_units
@@ -59,6 +61,7 @@ class Invoice:
         self.total_units = 0
 
     def add(self, line: Line) -> None:
+        """Append a line."""
         self.lines.append(line)
 
     def usage_line(self, product: str, name: str, customer: str, own: bool) -> Line:
@@ -76,7 +79,8 @@ class Invoice:
         """Sum of the lines, each rounded half-up to the currency's decimals."""
         return sum(round_units(line.units, scale, decimals) for line in self.lines)
 
-    def render(self, currency: str, scale: int, decimals: int, fmt_at, amount_of) -> InvoiceOut:
+    def render(self, currency: str, scale: int, decimals: int, fmt_at: Callable[[int], str],
+               amount_of: Callable[[str, int], str]) -> InvoiceOut:
         """The invoice as written to invoices.json; `amount_of(unit, units)` formats a
         gross or credits figure in the unit the product was priced in."""
 

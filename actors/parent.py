@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 
@@ -17,7 +19,7 @@ class Rollup(msgspec.Struct, frozen=True):
 class ParentAccount:
     """Totals per period of everything below (and including) one account."""
 
-    def __init__(self, customer: str, period_key) -> None:
+    def __init__(self, customer: str, period_key: Callable[[int], int]) -> None:
         self.customer = customer
         self.period_key = period_key
         self.usage: dict[int, int] = {}

@@ -16,9 +16,11 @@ class Seat:
         self.grants: list[Grant] = []
 
     def add(self, grant: Grant) -> None:
+        """Hold one more individual grant."""
         self.grants.append(grant)
 
     def drop(self, grant: Grant) -> None:
+        """Stop holding a grant that ended."""
         self.grants.remove(grant)
 
     def of_unit(self, unit: str) -> list[Grant]:

@@ -13,6 +13,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from engine.build import entry_input
@@ -78,7 +79,7 @@ def build(customers: int, mode: str, seats: int) -> fmt.Scenario:
                         rate_cards=[card], customers=custs)
 
 
-def events(s: fmt.Scenario, total: int, mode: str, seed: int):
+def events(s: fmt.Scenario, total: int, mode: str, seed: int) -> Iterator[fmt.Entry]:
     """`total` usage entries in time order over the window, seeded."""
     rng = random.Random(seed)
     span = s.end - s.start
@@ -100,6 +101,7 @@ def events(s: fmt.Scenario, total: int, mode: str, seed: int):
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print its figures."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--customers", type=int, default=10_000)
     ap.add_argument("--events", type=int, default=1_000_000)

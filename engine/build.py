@@ -45,7 +45,8 @@ def build_catalog(s: fmt.Scenario) -> Catalog:
     return catalog
 
 
-def price_of(catalog: Catalog, credit_type: str | None, price, tiers) -> Price:
+def price_of(catalog: Catalog, credit_type: str | None, price: Decimal | None,
+             tiers: list[fmt.Tier] | None) -> Price:
     """A domain Price from a rate's fields (`credit_type` absent: the currency)."""
     unit = catalog.units[credit_type or catalog.currency.id]
     flat = Decimal(price) if price is not None else None
@@ -65,7 +66,7 @@ def contract_of(catalog: Catalog, c: fmt.Contract, start: int, package: str | No
     def at(value: int | None, default: int) -> int:
         return default if value is None else value + shift
 
-    def end_of(g, begins: int) -> int:
+    def end_of(g: fmt.Credit, begins: int) -> int:
         if g.months is not None:
             return add_months(begins, g.months)
         return at(g.end, FOREVER) if g.end is not None else FOREVER

@@ -28,6 +28,7 @@ class ManualClock:
         return self._now
 
     def set(self, now_us: int) -> None:
+        """Move the clock forward to `now_us`."""
         if now_us < self._now:
             raise ValueError("a clock does not run backwards")
         self._now = now_us

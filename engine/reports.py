@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actors.invoice import Line
 from actors.money import round_units
 from engine.results import Results
 from scenarios.types import format_at
@@ -29,7 +30,7 @@ def package_report(results: Results) -> dict[str, Any]:
     return {"membership": membership, "revenue": rows}
 
 
-def split_line(line, scale: int, decimals: int) -> list[tuple[str | None, int]]:
+def split_line(line: Line, scale: int, decimals: int) -> list[tuple[str | None, int]]:
     """A line's rounded amount shared among the packages it accrued under; the parts sum to
     the rounded line exactly (the last part takes the remainder)."""
     total = round_units(line.units, scale, decimals)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -21,6 +22,7 @@ class Results:
         self.book = engine.book
 
     def money(self, units: int) -> str:
+        """Currency text of an amount already rounded to the cent."""
         cur = self.catalog.currency
         return display(units, cur.scale, cur.decimals)
 
@@ -32,6 +34,7 @@ class Results:
         return f"{shown:f}" if shown == value else f"{value.normalize():f}"
 
     def invoices(self) -> list[InvoiceOut]:
+        """Every invoice of the run, customers in file order, periods in time order."""
         cur = self.catalog.currency
         out = []
         for actor in self.engine.customers.values():
@@ -40,6 +43,7 @@ class Results:
         return out
 
     def invoice_total(self, customer: str, period: int) -> int | None:
+        """The rounded total of one customer's invoice for the period starting then."""
         cur = self.catalog.currency
         for inv in self.engine.customers[customer].invoices:
             if inv.start == period:
@@ -73,12 +77,15 @@ class Results:
         return -int(row[0])
 
     def breakage(self, customer: str, unit: str, period: int) -> int:
+        """What expired unused in a period, for one customer and unit."""
         return self.engine.customers[customer].breakage.get((unit, period), 0)
 
     def rollup_usage(self, customer: str, period: int) -> int:
+        """Usage rated in the currency across a customer's subtree in a period."""
         return self.engine.customers[customer].rollup.usage.get(period, 0)
 
     def denied(self, customer: str) -> int:
+        """Events blocked over the whole run."""
         return self.engine.customers[customer].denied
 
     def summary(self) -> dict[str, Any]:
@@ -123,9 +130,7 @@ class Results:
         }
 
 
-def _q(decimals: int):
-    from decimal import Decimal
-
+def _q(decimals: int) -> Decimal:
     return Decimal(1).scaleb(-decimals)
 
 

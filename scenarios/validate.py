@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from scenarios.errors import ScenarioError
-from scenarios.format import Contract, Rate, Scenario
+from scenarios.format import Commit, Contract, Credit, Product, Rate, Scenario
 from scenarios.types import format_at
 
 
@@ -22,9 +22,11 @@ class _Checker:
         self.customers = {c.id: c for c in scenario.customers}
 
     def fail(self, path: str, reason: str) -> None:
+        """Raise the error for `path`."""
         raise ScenarioError(self.file, path, reason)
 
     def unique(self, ids: Iterable[str], path: str, kind: str) -> None:
+        """Refuse a repeated id within one kind."""
         seen: set[str] = set()
         for i, ident in enumerate(ids):
             if ident in seen:
@@ -32,10 +34,12 @@ class _Checker:
             seen.add(ident)
 
     def ref(self, value: str, known: Iterable[str], path: str, kind: str) -> None:
+        """Refuse a reference to an id that is not declared."""
         if value not in known:
             self.fail(path, f"unknown {kind} {value!r}")
 
     def run(self) -> None:
+        """Check the whole scenario, in file order."""
         s = self.s
         if s.end <= s.start:
             self.fail("$.end", "must be after start")
@@ -66,7 +70,8 @@ class _Checker:
         if s.expect is not None:
             self.expect()
 
-    def product(self, p, path: str) -> None:
+    def product(self, p: Product, path: str) -> None:
+        """A usage product needs a metric; a subscription has none."""
         if p.type == "usage":
             if p.metric is None:
                 self.fail(f"{path}.metric", "a usage product needs a metric")
@@ -76,6 +81,7 @@ class _Checker:
             self.fail(f"{path}.metric", "a subscription product has no metric")
 
     def rate(self, rate: Rate, path: str) -> None:
+        """A rate names a known product and unit, with one price form and ascending tiers."""
         self.ref(rate.product, self.products, f"{path}.product", "product")
         if (rate.price is None) == (rate.tiers is None):
             self.fail(path, "give exactly one of price or tiers")
@@ -99,7 +105,8 @@ class _Checker:
             if rate.credit_type not in (None, self.s.currency):
                 self.fail(f"{path}.credit_type", f"a subscription is priced in the currency ({self.s.currency})")
 
-    def grants(self, items, path: str) -> None:
+    def grants(self, items: list[Credit] | list[Commit], path: str) -> None:
+        """Credits or commits: known units, products and accounts; sane dates."""
         for k, g in enumerate(items):
             if g.credit_type is not None:
                 self.ref(g.credit_type, self.units, f"{path}[{k}].credit_type", "credit type")
@@ -116,6 +123,7 @@ class _Checker:
                 self.fail(f"{path}[{k}].months", "give months (at least 1) or end, not both")
 
     def contract(self, c: Contract, path: str) -> None:
+        """A contract or package: rate card, overrides, subscriptions, grants."""
         self.ref(c.rate_card, self.cards, f"{path}.rate_card", "rate card")
         for k, rate in enumerate(c.overrides):
             self.rate(rate, f"{path}.overrides[{k}]")
@@ -155,6 +163,7 @@ class _Checker:
                 self.fail(f"{rp}.rollover", "must be a fraction between 0 and 1")
 
     def customer(self, i: int) -> None:
+        """A customer: one of package/contract, parent, start, seats."""
         c = self.s.customers[i]
         path = f"$.customers[{i}]"
         if (c.package is None) == (c.contract is None):
@@ -181,6 +190,7 @@ class _Checker:
                 self.fail(f"{path}.seats", "a seat is listed twice")
 
     def cycles(self) -> None:
+        """Refuse a parent chain that loops, naming the loop."""
         for i, c in enumerate(self.s.customers):
             chain = [c.id]
             node = c
@@ -192,6 +202,7 @@ class _Checker:
                 node = self.customers[node.parent]
 
     def entry(self, i: int) -> None:
+        """A timeline entry: in the window, after its customer's start, known references."""
         e = self.s.timeline[i]
         path = f"$.timeline[{i}]"
         if not self.s.start <= e.at < self.s.end:
@@ -227,6 +238,7 @@ class _Checker:
             self.ref(e.set_parent.parent, self.customers, f"{path}.set_parent.parent", "customer")
 
     def generator(self, i: int) -> None:
+        """A usage source: one of generator/csv, known customers."""
         g = self.s.usage[i]
         path = f"$.usage[{i}]"
         if (g.generator is None) == (g.csv is None):
@@ -237,6 +249,7 @@ class _Checker:
             self.fail(f"{path}.event_type", "a generator needs an event_type")
 
     def expect(self) -> None:
+        """Expectations name known customers and units."""
         x = self.s.expect
         assert x is not None
         for kind in ("invoices", "balances", "denied", "breakage", "rollup"):
