@@ -273,8 +273,12 @@ class Customer:
         """Grant recurring credits for [now, end): `only` names seats for individual
         allocations; `count` is the seat count for pooled ones (default: all assigned)."""
         timers: list[Timer] = []
+        whole = Fraction(1)
         for rc in specs:
             unit = self.catalog.units[rc.unit]
+            # Credits tied to seats follow their subscription: not prorated when it is not.
+            linked = next((s for s in self.contract.subscriptions if s.id == rc.per_seat_of), None)
+            share = whole if linked is not None and not linked.proration else fraction
             if rc.per_seat_of is None:
                 if only is not None or count is not None:
                     continue
@@ -287,7 +291,7 @@ class Customer:
                 targets = [(seat, Fraction(rc.amount)) for seat in seats]
             for seat, amount in targets:
                 # Each seat's share is rounded on its own: every paid seat adds the same amount.
-                per_seat = round_half_up(amount * fraction, unit.decimals) * 10 ** (unit.scale - unit.decimals)
+                per_seat = round_half_up(amount * share, unit.decimals) * 10 ** (unit.scale - unit.decimals)
                 units = per_seat * (n if rc.per_seat_of is not None and rc.allocation == "pooled" else 1)
                 gid = f"{rc.id}/{seat}/{_label(now)}" if seat else f"{rc.id}/{_label(now)}"
                 if gid in self.grants:

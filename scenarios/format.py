@@ -219,6 +219,7 @@ class Generator(_Base, kw_only=True):
     customers: list[str] | None = None
     event_type: str | None = None
     events_per_day: int = 1
+    seat_key: str = "user"
     start: At | None = None
     end: At | None = None
     properties: dict[str, Any] = {}

@@ -39,26 +39,48 @@ def _draw(spec: Any, rng: random.Random, path: str, file: str) -> Any:
     return int(q) if decimals == 0 else str(q)
 
 
+def _seat_changes(s: Scenario) -> dict[str, list[tuple[int, bool, list[str]]]]:
+    """Per customer, the timeline's seat changes in time order: (at, added?, seats)."""
+    changes: dict[str, list[tuple[int, bool, list[str]]]] = {}
+    for e in sorted(s.timeline, key=lambda e: e.at):
+        for cmd, added in ((e.add_seats, True), (e.remove_seats, False)):
+            if cmd is not None:
+                changes.setdefault(cmd.customer, []).append((e.at, added, cmd.seats))
+    return changes
+
+
 def _generate(s: Scenario, g: Generator, index: int, file: str) -> Iterator[Entry]:
+    """Seeded events day by day: per customer, or per seat assigned at the day's start."""
     rng = random.Random(s.seed * 1_000_003 + index)
+    changes = _seat_changes(s)
+    seats_now = {c.id: list(c.seats) for c in s.customers}
+    applied = dict.fromkeys(seats_now, 0)
     start = g.start if g.start is not None else s.start
     end = g.end if g.end is not None else s.end
     ids = g.customers or [c.id for c in s.customers]
     by_id = {c.id: c for c in s.customers}
+    key = g.seat_key
     n = 0
     day = start
     while day < end:
         for cid in ids:
             customer = by_id[cid]
             begin = customer.start if customer.start is not None else s.start
-            users: list[str | None] = list(customer.seats) if g.generator == "per_seat" else [None]
+            history = changes.get(cid, [])
+            while applied[cid] < len(history) and history[applied[cid]][0] <= day:
+                _, added, names = history[applied[cid]]
+                current = seats_now[cid]
+                seats_now[cid] = current + [n for n in names if n not in current] if added else [
+                    n for n in current if n not in names]
+                applied[cid] += 1
+            users: list[str | None] = list(seats_now[cid]) if g.generator == "per_seat" else [None]
             for user in users:
                 for _ in range(g.events_per_day):
                     at = day + rng.randrange(min(DAY_US, end - day))
                     props = {k: _draw(v, rng, f"$.usage[{index}].properties.{k}", file)
                              for k, v in g.properties.items()}
                     if user is not None:
-                        props.setdefault("user", user)
+                        props.setdefault(key, user)
                     n += 1
                     if at < begin:
                         continue
