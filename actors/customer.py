@@ -648,6 +648,7 @@ class Customer:
             legs.append((g.account, take))
             if g.owner != self.id:
                 g.draws[self.id] = g.draws.get(self.id, 0) + take
+                next(a for a in self.ancestors() if a.id == g.owner).rollup.drawn(now, g.id, self.id, take)
             if g.commit_type == "postpaid":
                 legs += [(chart.unbilled(payer.id), take), (chart.commit_contract(g.owner, g.id), -take)]
         billed = 0

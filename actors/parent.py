@@ -25,6 +25,7 @@ class ParentAccount:
         self.usage: dict[int, int] = {}
         self.spend: dict[int, int] = {}
         self.by_source: dict[tuple[int, str], int] = {}
+        self.draws: dict[tuple[int, str, str], int] = {}
 
     def handle(self, msg: Rollup) -> None:
         """Add one roll-up to the period it falls in."""
@@ -35,3 +36,8 @@ class ParentAccount:
             self.by_source[key] = self.by_source.get(key, 0) + msg.usage_units
         if msg.spend_units:
             self.spend[period] = self.spend.get(period, 0) + msg.spend_units
+
+    def drawn(self, at_us: int, grant: str, descendant: str, units: int) -> None:
+        """A descendant drew `units` from one of this account's shared grants."""
+        key = (self.period_key(at_us), grant, descendant)
+        self.draws[key] = self.draws.get(key, 0) + units

@@ -72,8 +72,9 @@ def _rollup_tree(console: Console, out_dir: Path) -> None:
         return f"[bold]{r['customer']}[/bold]  {periods}"
 
     def grow(node: Tree, r: dict) -> None:
-        for d in r["draws"]:
-            node.add(f"[dim]draw on {d['grant']} by {d['customer']}: {d['amount']}[/dim]")
+        for p in r["periods"]:
+            for d in p["draws"]:
+                node.add(f"[dim]{p['period'][:7]} draw on {d['grant']} by {d['customer']}: {d['amount']}[/dim]")
         for child in by_parent.get(r["customer"], []):
             grow(node.add(label(child)), child)
 

@@ -44,23 +44,18 @@ def split_line(line: Line, scale: int, decimals: int) -> list[tuple[str | None, 
 
 
 def rollup_report(results: Results) -> list[dict[str, Any]]:
-    """For each account with a subtree: usage, spend and shared-grant draws per period."""
+    """For each account: subtree usage and spend per period, and per period the draws each
+    descendant made on the account's shared grants."""
     out = []
     for actor in results.engine.customers.values():
         r = actor.rollup
-        periods = sorted(set(r.usage) | set(r.spend))
-        draws = []
-        for g in actor.grants.values():
-            for child, units in sorted(g.draws.items()):
-                draws.append({"grant": g.id, "customer": child, "amount": results.amount(g.unit, units)})
-        out.append({
-            "customer": actor.id,
-            "parent": actor.parent.id if actor.parent else None,
-            "periods": [
-                {"period": format_at(p), "usage": results.money(r.usage.get(p, 0)),
-                 "spend": results.money(r.spend.get(p, 0))}
-                for p in periods
-            ],
-            "draws": draws,
-        })
+        periods = sorted(set(r.usage) | set(r.spend) | {p for p, _, _ in r.draws})
+        units = {g.id: g.unit for g in actor.grants.values()}
+        rows = []
+        for p in periods:
+            draws = [{"grant": g, "customer": c, "amount": results.amount(units[g], n)}
+                     for (period, g, c), n in sorted(r.draws.items()) if period == p]
+            rows.append({"period": format_at(p), "usage": results.money(r.usage.get(p, 0)),
+                         "spend": results.money(r.spend.get(p, 0)), "draws": draws})
+        out.append({"customer": actor.id, "parent": actor.parent.id if actor.parent else None, "periods": rows})
     return out

@@ -160,3 +160,16 @@ async def test_sixteen_children_ingest_concurrently_without_overdraw(tmp_path: P
     assert violations(book.conn) == []
     book.close()
     assert verify_file(tmp_path / "live.sqlite") == []
+
+
+def test_rollup_report_draws_per_period(run_text) -> None:
+    from engine.reports import rollup_report
+
+    r = run_text(tree() + job(1, "leaf", "2026-01-10", 300) + job(2, "mid", "2026-02-03", 20))
+    root = next(row for row in rollup_report(r) if row["customer"] == "root")
+    assert root["periods"] == [
+        {"period": "2026-01-01T00:00:00Z", "usage": "300.00", "spend": "1000.00",
+         "draws": [{"grant": "pool", "customer": "leaf", "amount": "300.00"}]},
+        {"period": "2026-02-01T00:00:00Z", "usage": "20.00", "spend": "0.00",
+         "draws": [{"grant": "pool", "customer": "mid", "amount": "20.00"}]},
+    ]
