@@ -198,7 +198,7 @@ class Customer:
         self.book.post(key, at_us, kind, cause, [
             (self.chart.unbilled(payer.id), line.units), (revenue, -line.units)])
 
-    def _money_line(self, value: Fraction, cents: bool = True) -> int:
+    def _money_line(self, value: Fraction) -> int:
         """A currency amount rounded half-up to the cent, at the ledger scale (rule 3)."""
         cur = self.catalog.currency
         return round_half_up(value, cur.decimals) * 10 ** (cur.scale - cur.decimals)
@@ -279,20 +279,21 @@ class Customer:
             # Credits tied to seats follow their subscription: not prorated when it is not.
             linked = next((s for s in self.contract.subscriptions if s.id == rc.per_seat_of), None)
             share = whole if linked is not None and not linked.proration else fraction
+            # Targets: (seat or None for the pool, how many shares of `amount` it receives).
             if rc.per_seat_of is None:
                 if only is not None or count is not None:
                     continue
-                targets: list[tuple[str | None, Fraction]] = [(None, Fraction(rc.amount))]
+                targets: list[tuple[str | None, int]] = [(None, 1)]
             elif rc.allocation == "pooled":
                 n = len(self.assigned.get(rc.per_seat_of, ())) if count is None else count
-                targets = [(None, Fraction(rc.amount))] * (1 if n else 0)
+                targets = [(None, n)] if n else []
             else:
                 seats = self.assigned.get(rc.per_seat_of, []) if only is None else only
-                targets = [(seat, Fraction(rc.amount)) for seat in seats]
-            for seat, amount in targets:
-                # Each seat's share is rounded on its own: every paid seat adds the same amount.
-                per_seat = round_half_up(amount * share, unit.decimals) * 10 ** (unit.scale - unit.decimals)
-                units = per_seat * (n if rc.per_seat_of is not None and rc.allocation == "pooled" else 1)
+                targets = [(seat, 1) for seat in seats]
+            # Each share is rounded on its own: every paid seat adds the same amount.
+            share_units = round_half_up(Fraction(rc.amount) * share, unit.decimals) * 10 ** (unit.scale - unit.decimals)
+            for seat, shares in targets:
+                units = share_units * shares
                 gid = f"{rc.id}/{seat}/{_label(now)}" if seat else f"{rc.id}/{_label(now)}"
                 if gid in self.grants:
                     gid = f"{gid}+{self._next_id()}"
