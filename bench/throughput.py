@@ -10,7 +10,6 @@ import argparse
 import gc
 import random
 import resource
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -141,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     book.close()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     problems = verify_file(path)
-    print(f"mode: {args.mode}  customers: {len(scenario.customers)}  events: {args.events}", file=sys.stderr)
+    print(f"mode: {args.mode}  customers: {len(scenario.customers)}  events: {args.events}")
     print(f"invoices: {invoices}  ledger transactions: {txns}  denied: "
           f"{sum(c.denied for c in engine.customers.values())}  verify: {'ok' if not problems else problems[0]}")
     print(f"elapsed: {elapsed:.2f} s  peak RSS: {peak_mib:.0f} MiB")
