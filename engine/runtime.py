@@ -35,7 +35,10 @@ class Engine:
     Simulation pushes a whole scenario and runs to its end; the live runner pushes inputs
     as they arrive and advances to the wall clock. The actors cannot tell the two apart."""
 
-    def __init__(self, scenario: fmt.Scenario, book: Book, *, horizon: int | None = None) -> None:
+    def __init__(self, scenario: fmt.Scenario, book: Book, *, horizon: int | None = None,
+                 only: frozenset[str] | None = None) -> None:
+        """`only` restricts the engine to some account trees (the live runner runs one engine
+        per tree); it must hold whole trees."""
         self.scenario = scenario
         self.book = book
         self.horizon = scenario.end if horizon is None else horizon
@@ -59,9 +62,10 @@ class Engine:
         self.seen: set[str] = set()
         self.duplicates = 0
         self.accepted = 0
-        for c in scenario.customers:
+        mine = [c for c in scenario.customers if only is None or c.id in only]
+        for c in mine:
             self._add_customer(c)
-        for c in scenario.customers:
+        for c in mine:
             if c.parent is not None:
                 self.customers[c.id].parent = self.customers[c.parent]
 
@@ -100,7 +104,8 @@ class Engine:
             self.duplicates += 1
             return False
         if item.at_us < self.now:
-            raise InputError(item.path, f"{item.name} at {item.at_us} is before engine time {self.now}")
+            raise InputError(item.path, f"{item.name} at {_fmt(item.at_us)} is late: this engine is at "
+                                        f"{_fmt(self.now)} (inputs arrive in time order)")
         self.seen.add(item.input_id)
         self.accepted += 1
         self.schedule(item.at_us, item.phase, item.target, item)
@@ -188,6 +193,8 @@ class Engine:
 
     def _set_parent(self, item: Input, cmd: SetParent) -> None:
         actor = self.customers[item.target]
+        if cmd.parent is not None and cmd.parent not in self.customers:
+            raise CommandError(f"{cmd.parent!r} is in another account tree of this engine")
         if cmd.parent is None:
             actor.parent = None
             actor.payer = "self"

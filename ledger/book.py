@@ -119,6 +119,20 @@ class Book:
         """How many transactions wait for the next flush."""
         return len(self._txns)
 
+    @property
+    def last_posted(self) -> int:
+        """Id of the newest transaction posted (queued or written)."""
+        return self.next_txn - 1
+
+    def take_batch(self) -> tuple[list, list, list, list]:
+        """Detach everything queued, for a writer that commits it with `write` elsewhere (a
+        worker thread): posting may go on meanwhile, into a fresh queue."""
+        return self._take_batch()
+
+    def write(self, batch: tuple[list, list, list, list]) -> None:
+        """Commit a batch taken with `take_batch` (one SQLite transaction)."""
+        self._write(batch)
+
     def _take_batch(self) -> tuple[list, list, list, list]:
         batch = (self._new_units, self._new_accounts, self._txns, self._postings)
         self._new_units, self._new_accounts, self._txns, self._postings = [], [], [], []

@@ -11,7 +11,6 @@ import trio
 from engine.build import entry_input
 from engine.clock import ManualClock
 from engine.live import LiveRunner
-from engine.runtime import Engine
 from ledger import Book, verify_file, violations
 from scenarios import format as fmt
 from scenarios import load_text, parse_at
@@ -129,10 +128,9 @@ async def test_sixteen_children_ingest_concurrently_without_overdraw(tmp_path: P
     text = tree().replace("timeline:\n", kids + "timeline: []\n")
     scenario = load_text(text, "live.yaml")
     book = Book(tmp_path / "live.sqlite", durable=True)
-    engine = Engine(scenario, book)
     at = parse_at("2026-01-10T12:00:00Z")
     clock = ManualClock(scenario.start)
-    runner = LiveRunner(engine, clock, max_batch=64, tick_s=0.01)
+    runner = LiveRunner(scenario, book, clock, max_batch=64, tick_s=0.01)
     clock.set(at)
 
     async def child(i: int) -> None:
@@ -150,10 +148,10 @@ async def test_sixteen_children_ingest_concurrently_without_overdraw(tmp_path: P
                 producers.start_soon(child, i)
         await runner.close()
     await runner.finish()
-    pool = engine.customers["root"].grants["pool"]
+    pool = runner.customer("root").grants["pool"]
     assert pool.remaining == 0
     assert sum(pool.draws.values()) == 1000_00000000
-    kids_total = sum(engine.customers[f"k{i}"].invoices[0].rounded_total(8, 2) for i in range(16))
+    kids_total = sum(runner.customer(f"k{i}").invoices[0].rounded_total(8, 2) for i in range(16))
     assert kids_total == 600_00000000
     assert runner.batches > 1
     book.flush()
