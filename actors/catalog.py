@@ -103,10 +103,6 @@ class RateCard:
             starts.insert(i, starting_at_us)
             prices.insert(i, price)
 
-    def price_at(self, product: str, at_us: int) -> Price | None:
-        """The price in force for `product` at `at_us`, if any."""
-        return self.price_window(product, at_us)[0]
-
     def price_window(self, product: str, at_us: int) -> tuple[Price | None, int, int]:
         """The price in force at `at_us` and the interval [from, until) it stays in force."""
         starts = self._starts.get(product)
@@ -117,10 +113,6 @@ class RateCard:
         if not i:
             return None, -FOREVER, until
         return self._prices[product][i - 1], starts[i - 1], until
-
-    def products(self) -> list[str]:
-        """Products this card prices (at any time)."""
-        return list(self._starts)
 
 
 class SubscriptionSpec(msgspec.Struct, frozen=True):

@@ -136,14 +136,6 @@ class Customer:
         """Start of this customer's period holding `at_us` (a first period may be short)."""
         return max(self.start, month_start(at_us))
 
-    def package_at(self, at_us: int) -> str | None:
-        """The package the customer was on at an instant (None: a bespoke contract)."""
-        current = self.contract.package
-        for when, pkg, _ in self.package_history:
-            if when <= at_us:
-                current = pkg
-        return current
-
     def price(self, product: str, at_us: int) -> Price | None:
         """The price in force: the contract's override pins it, else the rate card's."""
         cached = self._prices.get(product)

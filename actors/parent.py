@@ -24,7 +24,6 @@ class ParentAccount:
         self.period_key = period_key
         self.usage: dict[int, int] = {}
         self.spend: dict[int, int] = {}
-        self.by_source: dict[tuple[int, str], int] = {}
         self.draws: dict[tuple[int, str, str], int] = {}
 
     def handle(self, msg: Rollup) -> None:
@@ -32,8 +31,6 @@ class ParentAccount:
         period = self.period_key(msg.at_us)
         if msg.usage_units:
             self.usage[period] = self.usage.get(period, 0) + msg.usage_units
-            key = (period, msg.source)
-            self.by_source[key] = self.by_source.get(key, 0) + msg.usage_units
         if msg.spend_units:
             self.spend[period] = self.spend.get(period, 0) + msg.spend_units
 

@@ -84,7 +84,3 @@ class CreditPool:
         self.grants.remove(grant)
         if grant in self.shared:
             self.shared.remove(grant)
-
-    def available(self, at_us: int) -> int:
-        """Sum remaining in the pool's active grants at an instant."""
-        return sum(g.remaining for g in self.grants if g.start <= at_us < g.end)

@@ -113,6 +113,7 @@ class Results:
                 "parent": actor.parent.id if actor.parent else None,
                 "invoices": invs,
                 "denied": actor.denied,
+                "denied_events": actor.denied_ids,
                 "breakage": breakage,
                 "grants_remaining": {u: self.amount(u, v) for u, v in sorted(remaining.items())},
             })

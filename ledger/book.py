@@ -77,15 +77,6 @@ class Book:
         return ident
 
     # -- posting ------------------------------------------------------------------------
-    def has_key(self, key: str) -> bool:
-        """Whether a transaction with this idempotency key was already posted."""
-        if key in self.keys:
-            return True
-        row = self.conn.execute(
-            "SELECT 1 FROM transactions WHERE idempotency_key = ?", (key,)
-        ).fetchone()
-        return row is not None
-
     def post(
         self, key: str, at_us: int, kind: str, cause: str, legs: list[tuple[int, int]]
     ) -> int:
