@@ -564,6 +564,10 @@ class Customer:
             qty = event_quantity(metric, props)  # type: ignore[arg-type]
             if qty is None:
                 continue
+            # A negative quantity would lower the period's aggregate and get re-billed later;
+            # corrections are credits, not negative usage.
+            require(type(qty) is str or qty >= 0,
+                    f"usage {msg.id}: {metric.property} is negative ({qty}); send a correction as a credit")
             price = self.price(product.id, now)
             if price is None:
                 continue

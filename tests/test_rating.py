@@ -71,3 +71,23 @@ def test_filters() -> None:
     assert m.matches({"region": "us"})
     assert not m.matches({"region": "ap"})
     assert not m.matches({})
+
+
+def test_negative_usage_is_refused(run_text) -> None:
+    from scenarios import ScenarioError
+
+    text = """
+meterbook: 1
+start: 2026-01-01
+end: 2026-02-01
+products: [{id: p, type: usage, metric: {event_type: e, aggregation: sum, property: n}}]
+rate_cards: [{id: r, rates: [{product: p, price: "1.00"}]}]
+customers: [{id: c, contract: {rate_card: r}}]
+timeline:
+  - {at: 2026-01-02, usage: {id: a, customer: c, event_type: e, properties: {n: 100}}}
+  - {at: 2026-01-03, usage: {id: b, customer: c, event_type: e, properties: {n: -50}}}
+"""
+    with pytest.raises(ScenarioError) as info:
+        run_text(text, "neg.yaml")
+    assert str(info.value) == ("neg.yaml: $.timeline[1]: usage at 2026-01-03T00:00:00Z: usage b: n is negative (-50); "
+                               "send a correction as a credit")
