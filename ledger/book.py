@@ -143,8 +143,7 @@ class Book:
             conn.executemany(
                 "INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (?, ?, ?, ?)", postings)
             if txns:
-                conn.execute("UPDATE transactions SET sealed = 1 WHERE id BETWEEN ? AND ? AND sealed = 0",
-                             (txns[0][0], txns[-1][0]))
+                conn.execute("INSERT INTO seals (last_id, first_id) VALUES (?, ?)", (txns[-1][0], txns[0][0]))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

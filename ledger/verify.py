@@ -7,19 +7,27 @@ from pathlib import Path
 
 REQUIRED_TRIGGERS = (
     "postings_into_open_only",
-    "transactions_seal_units_match",
     "postings_no_update",
     "postings_no_delete",
-    "transactions_seal_only",
-    "transactions_seal_balanced",
-    "transactions_seal_two_postings",
+    "transactions_no_update",
     "transactions_no_delete",
+    "seals_contiguous",
+    "seals_balanced",
+    "seals_two_postings",
+    "seals_units_match",
+    "seals_no_update",
+    "seals_no_delete",
 )
 
 _CHECKS: tuple[tuple[str, str], ...] = (
     (
         "transaction {0} is not sealed",
-        "SELECT id FROM transactions WHERE sealed <> 1 ORDER BY id",
+        "SELECT id FROM transactions WHERE id > (SELECT COALESCE(MAX(last_id), 0) FROM seals) ORDER BY id",
+    ),
+    (
+        "seal ending at {0} does not follow the previous one",
+        "SELECT s.last_id FROM seals s WHERE s.first_id <> COALESCE((SELECT MAX(p.last_id) FROM seals p "
+        "WHERE p.last_id < s.last_id), 0) + 1 ORDER BY s.last_id",
     ),
     (
         "transaction {0} does not balance in {1} (off by {2})",
@@ -65,7 +73,7 @@ def violations(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
         if trig not in names:
             found.append(f"schema: trigger {trig} is missing")
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not {"units", "accounts", "transactions", "postings"} <= tables:
+    if not {"units", "accounts", "transactions", "postings", "seals"} <= tables:
         return [*found, "schema: not a meterbook ledger (tables missing)"]
     for template, sql in _CHECKS:
         for row in conn.execute(sql):

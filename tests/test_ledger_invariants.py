@@ -22,7 +22,7 @@ def setup(book: Book) -> tuple[int, int]:
 def test_balanced_transactions_are_written_sealed(fresh_book: Book) -> None:
     setup(fresh_book)
     assert fresh_book.balance("customer/x/unbilled") == 500
-    assert fresh_book.conn.execute("SELECT sealed FROM transactions").fetchall() == [(1,)]
+    assert fresh_book.conn.execute("SELECT first_id, last_id FROM seals").fetchall() == [(1, 1)]
 
 
 def test_python_refuses_unbalanced(fresh_book: Book) -> None:
@@ -34,19 +34,19 @@ def test_python_refuses_unbalanced(fresh_book: Book) -> None:
 def test_sqlite_refuses_unbalanced_seal(fresh_book: Book) -> None:
     a, r = setup(fresh_book)
     c = fresh_book.conn
-    c.execute("INSERT INTO transactions (id, idempotency_key, at_us, kind, cause) VALUES (9, 'k9', 2, 'x', 'raw')")
-    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (9, ?, 'USD', 7)", (a,))
-    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (9, ?, 'USD', -6)", (r,))
+    c.execute("INSERT INTO transactions (id, idempotency_key, at_us, kind, cause) VALUES (2, 'k2', 2, 'x', 'raw')")
+    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (2, ?, 'USD', 7)", (a,))
+    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (2, ?, 'USD', -6)", (r,))
     with pytest.raises(sqlite3.IntegrityError, match="unbalanced transaction refused at seal"):
-        c.execute("UPDATE transactions SET sealed = 1 WHERE id = 9")
+        c.execute("INSERT INTO seals (last_id, first_id) VALUES (2, 2)")
 
 
 def test_sqlite_refuses_single_posting_seal(fresh_book: Book) -> None:
     setup(fresh_book)
     c = fresh_book.conn
-    c.execute("INSERT INTO transactions (id, idempotency_key, at_us, kind, cause) VALUES (9, 'k9', 2, 'x', 'raw')")
+    c.execute("INSERT INTO transactions (id, idempotency_key, at_us, kind, cause) VALUES (2, 'k2', 2, 'x', 'raw')")
     with pytest.raises(sqlite3.IntegrityError, match="at least two postings"):
-        c.execute("UPDATE transactions SET sealed = 1 WHERE id = 9")
+        c.execute("INSERT INTO seals (last_id, first_id) VALUES (2, 2)")
 
 
 def test_sqlite_refuses_update_of_posting(fresh_book: Book) -> None:
@@ -66,24 +66,42 @@ def test_sqlite_refuses_posting_into_sealed_transaction(fresh_book: Book) -> Non
     with pytest.raises(sqlite3.IntegrityError, match="posting into a sealed or unknown transaction"):
         fresh_book.conn.execute(
             "INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (1, ?, 'USD', 1)", (a,))
+    with pytest.raises(sqlite3.IntegrityError, match="posting into a sealed or unknown transaction"):
+        fresh_book.conn.execute(
+            "INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (77, ?, 'USD', 1)", (a,))
 
 
 def test_sqlite_refuses_unsealing_or_rewriting(fresh_book: Book) -> None:
     setup(fresh_book)
-    for sql in ("UPDATE transactions SET sealed = 0", "UPDATE transactions SET kind = 'other'",
+    for sql in ("DELETE FROM seals", "UPDATE seals SET last_id = 0", "UPDATE transactions SET kind = 'other'",
                 "DELETE FROM transactions"):
         with pytest.raises(sqlite3.IntegrityError):
             fresh_book.conn.execute(sql)
 
 
+def test_sqlite_refuses_seal_with_gap_or_out_of_order(fresh_book: Book) -> None:
+    a, r = setup(fresh_book)
+    c = fresh_book.conn
+    for t in (2, 4):
+        c.execute("INSERT INTO transactions (id, idempotency_key, at_us, kind, cause) VALUES (?, ?, 2, 'x', 'raw')",
+                  (t, f"k{t}"))
+        c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (?, ?, 'USD', 5)", (t, a))
+        c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (?, ?, 'USD', -5)", (t, r))
+    with pytest.raises(sqlite3.IntegrityError, match="without gaps"):
+        c.execute("INSERT INTO seals (last_id, first_id) VALUES (4, 2)")   # 3 is missing
+    with pytest.raises(sqlite3.IntegrityError, match="without gaps"):
+        c.execute("INSERT INTO seals (last_id, first_id) VALUES (4, 4)")   # 2 left behind
+    c.execute("INSERT INTO seals (last_id, first_id) VALUES (2, 2)")
+
+
 def test_sqlite_refuses_unit_mismatch(fresh_book: Book) -> None:
     a, _ = setup(fresh_book)
     c = fresh_book.conn
-    c.execute("INSERT INTO transactions (id, idempotency_key, at_us, kind, cause) VALUES (9, 'k9', 2, 'x', 'raw')")
-    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (9, ?, 'EUR', 1)", (a,))
-    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (9, ?, 'EUR', -1)", (a,))
+    c.execute("INSERT INTO transactions (id, idempotency_key, at_us, kind, cause) VALUES (2, 'k2', 2, 'x', 'raw')")
+    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (2, ?, 'EUR', 1)", (a,))
+    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (2, ?, 'EUR', -1)", (a,))
     with pytest.raises(sqlite3.IntegrityError, match="posting names no account, or a unit other than its account"):
-        c.execute("UPDATE transactions SET sealed = 1 WHERE id = 9")
+        c.execute("INSERT INTO seals (last_id, first_id) VALUES (2, 2)")
 
 
 def test_duplicate_idempotency_key_refused(fresh_book: Book) -> None:
@@ -120,8 +138,8 @@ def test_ledger_file_is_wal(fresh_book: Book) -> None:
 def test_sqlite_refuses_posting_to_unknown_account(fresh_book: Book) -> None:
     a, _ = setup(fresh_book)
     c = fresh_book.conn
-    c.execute("INSERT INTO transactions (id, idempotency_key, at_us, kind, cause) VALUES (9, 'k9', 2, 'x', 'raw')")
-    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (9, ?, 'USD', 1)", (a,))
-    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (9, 999, 'USD', -1)")
+    c.execute("INSERT INTO transactions (id, idempotency_key, at_us, kind, cause) VALUES (2, 'k2', 2, 'x', 'raw')")
+    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (2, ?, 'USD', 1)", (a,))
+    c.execute("INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (2, 999, 'USD', -1)")
     with pytest.raises(sqlite3.IntegrityError, match="posting names no account"):
-        c.execute("UPDATE transactions SET sealed = 1 WHERE id = 9")
+        c.execute("INSERT INTO seals (last_id, first_id) VALUES (2, 2)")
