@@ -55,6 +55,7 @@ class Price(msgspec.Struct, frozen=True):
     flat: Decimal | None = None
     tiers: tuple[tuple[Decimal | None, Decimal], ...] | None = None
     flat_units: int | None = None  # flat price at the unit's ledger scale, when exact
+    scale: int = 0  # the unit's ledger scale
 
     def rated(self, quantity: Decimal | int) -> Decimal:
         """The rated amount of an aggregate quantity (graduated across tiers)."""
@@ -81,7 +82,7 @@ def make_price(unit: Unit, flat: Decimal | None, tiers: tuple | None) -> Price:
         units = flat.scaleb(unit.scale)
         if units == units.to_integral_value():
             flat_units = int(units)
-    return Price(unit=unit.id, flat=flat, tiers=tiers, flat_units=flat_units)
+    return Price(unit=unit.id, flat=flat, tiers=tiers, flat_units=flat_units, scale=unit.scale)
 
 
 class RateCard:

@@ -575,7 +575,7 @@ class Customer:
             if agg is None:
                 agg = self.aggs[product.id] = Aggregate(metric.aggregation)  # type: ignore[union-attr]
             after = agg.after(qty)
-            charge = charge_units(price, agg.value, after, self.catalog.units[price.unit].scale)
+            charge = charge_units(price, agg.value, after, price.scale)
             takes, left = plan(self._candidates(price.unit, product.id, now, props), charge) if charge > 0 else ([], 0)
             # Take tentatively, so a second product of the same event sees what is left.
             for g, take in takes:
@@ -636,48 +636,49 @@ class Customer:
         """Book one rated charge whose takes were already deducted from their grants."""
         chart = self.chart
         currency = self.catalog.currency.id
-        payer = self.payer_of()
+        payer = self if self.payer == "self" else self.payer_of()
+        unbilled = chart.unbilled(payer.id)
         rev = self._revenue.get((product, unit))
         if rev is None:
             rev = self._revenue[(product, unit)] = chart.revenue(product, unit)
         legs = [(rev, -charge)]
+        postpaid = 0
         for g, take in takes:
             legs.append((g.account, take))
             if g.owner != self.id:
                 g.draws[self.id] = g.draws.get(self.id, 0) + take
                 next(a for a in self.ancestors() if a.id == g.owner).rollup.drawn(now, g.id, self.id, take)
             if g.commit_type == "postpaid":
-                legs += [(chart.unbilled(payer.id), take), (chart.commit_contract(g.owner, g.id), -take)]
+                postpaid += take
+                legs += [(unbilled, take), (chart.commit_contract(g.owner, g.id), -take)]
         billed = 0
         if left:
             if unit == currency:
                 billed = left
-                legs.append((chart.unbilled(payer.id), left))
+                legs.append((unbilled, left))
             else:
                 billed = self.catalog.fiat_units(unit, left)
-                legs += [(chart.overage(unit), left), (chart.unbilled(payer.id), billed),
+                legs += [(chart.overage(unit), left), (unbilled, billed),
                          (chart.revenue(product, currency), -billed)]
         invoice = payer.invoice
         invariant(invoice is not None, f"{payer.id} has no open invoice")
-        line = invoice.usage_line(product, name, self.id, payer is self)  # type: ignore[union-attr]
-        line.units += billed
-        pkg = self.contract.package or ""
-        line.by_package[pkg] = line.by_package.get(pkg, 0) + billed
-        postpaid = sum(take for g, take in takes if g.commit_type == "postpaid") if takes else 0
-        line.units += postpaid
-        if postpaid:
-            line.by_package[pkg] += postpaid
-        if line.unit != unit:
-            line.unit = unit if line.unit is None else line.unit
+        line = invoice.usage.get((product, self.id))  # type: ignore[union-attr]
+        if line is None:
+            line = invoice.usage_line(product, name, self.id, payer is self)  # type: ignore[union-attr]
+            line.unit = unit
+        if billed or postpaid:
+            line.units += billed + postpaid
+            pkg = self.contract.package or ""
+            line.by_package[pkg] = line.by_package.get(pkg, 0) + billed + postpaid
         if line.unit == unit:
             line.gross_units += charge
             line.credits_units += charge - left - postpaid
-        self.book.post(f"usage:{msg.id}:{product}", now, "usage", f"usage:{msg.id}", legs)
+        self.book.post(f"{msg.cause}:{product}", now, "usage", msg.cause, legs)
         if unit == currency:
             usage = self.rollup.usage
             key = self.period_start if now >= self.period_start else self.period_key(now)
             usage[key] = usage.get(key, 0) + charge
             if self.parent is not None:
-                msg = Rollup(source=self.id, at_us=now, usage_units=charge)
+                roll = Rollup(source=self.id, at_us=now, usage_units=charge)
                 for ancestor in self.ancestors():
-                    ancestor.rollup.handle(msg)
+                    ancestor.rollup.handle(roll)
