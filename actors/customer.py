@@ -556,7 +556,31 @@ class Customer:
         if not products:
             return _NONE
         props = msg.properties
-        rated = []
+        rated: list = []
+        try:
+            self._rate_all(msg, products, props, now, rated)
+        except CommandError:
+            _give_back(rated)  # refused whole: earlier products of this event took tentatively
+            raise
+        block = self.contract.on_exhausted == "block"
+        unpriced = [r for r in rated if r[7] and not block and self.catalog.units[r[1]].fiat_per_credit is None
+                    and not self.catalog.units[r[1]].is_currency]
+        if unpriced or (block and any(r[7] for r in rated)):
+            # Rule 5: an event that cannot be covered in full is denied whole.
+            _give_back(rated)
+            require(not unpriced, f"usage {msg.id}: credit type {unpriced[0][1] if unpriced else ''!r} has no "
+                                  "fiat_per_credit, so its overage cannot be billed")
+            self.denied += 1
+            self.denied_ids.append(msg.id)
+            return _NONE
+        for product, unit, agg, qty, after, charge, takes, left in rated:
+            agg.commit(qty, after)
+            if charge > 0:
+                self._book_usage(msg, product.id, product.name, unit, charge, takes, left, now)
+        return _NONE
+
+    def _rate_all(self, msg: Usage, products: list, props: dict, now: int, rated: list) -> None:
+        """Rate the event on each product it feeds, taking grants tentatively (into `rated`)."""
         for product in products:
             metric = product.metric
             if metric.filters and not metric.matches(props):  # type: ignore[union-attr]
@@ -581,24 +605,6 @@ class Customer:
             for g, take in takes:
                 g.remaining -= take
             rated.append((product, price.unit, agg, qty, after, charge, takes, left))
-        block = self.contract.on_exhausted == "block"
-        unpriced = [r for r in rated if r[7] and not block and self.catalog.units[r[1]].fiat_per_credit is None
-                    and not self.catalog.units[r[1]].is_currency]
-        if unpriced or (block and any(r[7] for r in rated)):
-            # Rule 5: an event that cannot be covered in full is denied whole.
-            for r in rated:
-                for g, take in r[6]:
-                    g.remaining += take
-            require(not unpriced, f"usage {msg.id}: credit type {unpriced[0][1] if unpriced else ''!r} has no "
-                                  "fiat_per_credit, so its overage cannot be billed")
-            self.denied += 1
-            self.denied_ids.append(msg.id)
-            return _NONE
-        for product, unit, agg, qty, after, charge, takes, left in rated:
-            agg.commit(qty, after)
-            if charge > 0:
-                self._book_usage(msg, product.id, product.name, unit, charge, takes, left, now)
-        return _NONE
 
     def _candidates(self, unit: str, product: str, now: int, props: dict) -> list:
         """Grants that may pay, in drawdown order: the event's seat allocation first, then
@@ -682,3 +688,10 @@ class Customer:
                 roll = Rollup(source=self.id, at_us=now, usage_units=charge)
                 for ancestor in self.ancestors():
                     ancestor.rollup.handle(roll)
+
+
+def _give_back(rated: list) -> None:
+    """Undo the tentative takes of a rated event that will not be booked."""
+    for r in rated:
+        for g, take in r[6]:
+            g.remaining += take

@@ -91,3 +91,37 @@ timeline:
         run_text(text, "neg.yaml")
     assert str(info.value) == ("neg.yaml: $.timeline[1]: usage at 2026-01-03T00:00:00Z: usage b: n is negative (-50); "
                                "send a correction as a credit")
+
+
+def test_refused_event_leaves_grants_and_ledger_untouched(tmp_path) -> None:
+    from engine.build import entry_input
+    from engine.errors import InputError
+    from engine.runtime import Engine
+    from ledger import Book
+    from scenarios import format as fmt
+    from scenarios import load_text, parse_at
+
+    text = """
+meterbook: 1
+start: 2026-01-01
+end: 2026-02-01
+products:
+  - {id: a, type: usage, metric: {event_type: e, aggregation: sum, property: x}}
+  - {id: b, type: usage, metric: {event_type: e, aggregation: sum, property: y}}
+rate_cards: [{id: r, rates: [{product: a, price: "1.00"}, {product: b, price: "1.00"}]}]
+customers: [{id: c, contract: {rate_card: r, credits: [{id: cr, amount: "100.00"}]}}]
+"""
+    scenario = load_text(text, "t.yaml")
+    book = Book(tmp_path / "l.sqlite")
+    engine = Engine(scenario, book)
+    at = parse_at("2026-01-05")
+    engine.run_until(at)
+    before = book.last_posted
+    bad = fmt.Entry(at=at, usage=fmt.UsageEvent(id="u", customer="c", event_type="e", properties={"x": 30, "y": -1}))
+    engine.submit(entry_input(bad, "$.bad", "USD"))
+    with pytest.raises(InputError, match="y is negative"):
+        engine.run_until(at)
+    assert engine.customers["c"].grants["cr"].remaining == 100_00000000
+    assert engine.customers["c"].aggs.get("a") is None or engine.customers["c"].aggs["a"].value == 0
+    assert book.last_posted == before
+    book.close()
