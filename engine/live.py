@@ -13,6 +13,7 @@ import math
 
 import trio
 
+from actors import Customer
 from engine.build import Input
 from engine.clock import Clock
 from engine.errors import InputError
@@ -56,7 +57,7 @@ class LiveRunner:
         self._committed = trio.Event()
         self._running = 0
 
-    def customer(self, customer_id: str):
+    def customer(self, customer_id: str) -> Customer:
         """The actor of one customer, whichever tree task owns it."""
         return self.engines[self.route[customer_id]].customers[customer_id]
 
