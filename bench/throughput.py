@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import argparse
 import gc
+import multiprocessing
 import random
 import resource
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from engine.build import entry_input
-from engine.results import Results
 from engine.runtime import Engine, quiet_gc
+from engine.trees import account_trees
 from ledger import Book, verify_file
 from scenarios import format as fmt
 from scenarios.types import Amount, parse_at
@@ -99,30 +101,23 @@ def events(s: fmt.Scenario, total: int, mode: str, seed: int) -> Iterator[fmt.En
                                                         properties={"hours": rng.randrange(1, 20)}))
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the benchmark and print its figures."""
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--customers", type=int, default=10_000)
-    ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--mode", choices=["usage", "seats", "hierarchy"], default="usage")
-    ap.add_argument("--seats", type=int, default=50, help="seats per organisation (mode seats)")
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--batch", type=int, default=10_000)
-    ap.add_argument("--ledger", default=None, help="ledger file (default: a temporary file)")
-    args = ap.parse_args(argv)
-
-    tmp = tempfile.TemporaryDirectory(prefix="meterbook-bench-")
-    path = args.ledger or str(Path(tmp.name) / "ledger.sqlite")
+def run_partition(args: argparse.Namespace, trees: list[frozenset[str]] | None, path: str) -> dict:
+    """Simulate the scenario's events for some account trees (all when `trees` is None)."""
     scenario = build(args.customers, args.mode, args.seats)
+    only = frozenset().union(*trees) if trees is not None else None
     gc.freeze()
     t0 = time.perf_counter()
     book = Book(path)
-    engine = Engine(scenario, book)
+    engine = Engine(scenario, book, only=only)
     cur = scenario.currency
     batch: list = []
+    n = 0
     quiet = quiet_gc()
     quiet.__enter__()
     for entry in events(scenario, args.events, args.mode, args.seed):
+        if only is not None and entry.usage.customer not in only:
+            continue
+        n += 1
         batch.append(entry_input(entry, "$.bench", cur))
         if len(batch) >= args.batch:
             for item in batch:
@@ -134,18 +129,51 @@ def main(argv: list[str] | None = None) -> None:
     quiet.__exit__(None, None, None)
     engine.run()
     elapsed = time.perf_counter() - t0
-    results = Results(engine)
     invoices = sum(len(c.invoices) for c in engine.customers.values())
-    txns = book.next_txn - 1
+    out = {"events": n, "elapsed": elapsed, "invoices": invoices, "transactions": book.next_txn - 1,
+           "denied": sum(c.denied for c in engine.customers.values()),
+           "customers": len(engine.customers)}
     book.close()
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     problems = verify_file(path)
-    print(f"mode: {args.mode}  customers: {len(scenario.customers)}  events: {args.events}")
-    print(f"invoices: {invoices}  ledger transactions: {txns}  denied: "
-          f"{sum(c.denied for c in engine.customers.values())}  verify: {'ok' if not problems else problems[0]}")
-    print(f"elapsed: {elapsed:.2f} s  peak RSS: {peak_mib:.0f} MiB")
-    del results
-    print(f"events/s: {args.events / elapsed:.0f}")
+    out["verify"] = "ok" if not problems else problems[0]
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print its figures."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--customers", type=int, default=10_000)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--mode", choices=["usage", "seats", "hierarchy"], default="usage")
+    ap.add_argument("--seats", type=int, default=50, help="seats per organisation (mode seats)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--batch", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=1,
+                    help="processes; account trees are split among them (DESIGN.md scale-out), each "
+                         "writing its own ledger file")
+    args = ap.parse_args(argv)
+
+    tmp = tempfile.TemporaryDirectory(prefix="meterbook-bench-")
+    print(f"mode: {args.mode}  customers: {args.customers}  events: {args.events}  workers: {args.workers}")
+    t0 = time.perf_counter()
+    if args.workers == 1:
+        parts = [run_partition(args, None, str(Path(tmp.name) / "ledger.sqlite"))]
+    else:
+        trees = account_trees(build(args.customers, args.mode, args.seats))
+        shares = [trees[i::args.workers] for i in range(args.workers)]
+        with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(run_partition, args, share, str(Path(tmp.name) / f"ledger-{i}.sqlite"))
+                       for i, share in enumerate(shares)]
+            parts = [f.result() for f in futures]
+    wall = time.perf_counter() - t0
+    total = sum(p["events"] for p in parts)
+    for i, p in enumerate(parts):
+        print(f"partition {i}: customers {p['customers']}  events {p['events']}  invoices {p['invoices']}  "
+              f"ledger transactions {p['transactions']}  denied {p['denied']}  verify {p['verify']}  "
+              f"{p['elapsed']:.2f} s  peak RSS {p['peak_mib']:.0f} MiB")
+    print(f"elapsed (wall, all partitions): {wall:.2f} s")
+    print(f"events/s: {total / wall:.0f}")
 
 
 if __name__ == "__main__":
