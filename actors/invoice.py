@@ -39,6 +39,7 @@ class LineOut(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class InvoiceOut(msgspec.Struct, kw_only=True):
+    id: str
     customer: str
     period_start: str
     period_end: str
@@ -100,7 +101,7 @@ class Invoice:
             for ln in self.lines
         ]
         return InvoiceOut(
-            customer=self.customer, period_start=fmt_at(self.start), period_end=fmt_at(self.end),
+            id=f"{self.customer}-{fmt_at(self.start)[:10]}", customer=self.customer, period_start=fmt_at(self.start), period_end=fmt_at(self.end),
             status=self.status, currency=currency, lines=lines,
             total=display(self.rounded_total(scale, decimals), scale, decimals),
         )

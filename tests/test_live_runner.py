@@ -128,3 +128,30 @@ def scenarios_amount(text: str):
     from scenarios.types import Amount
 
     return Amount(text)
+
+
+async def test_live_set_parent_across_trees_is_refused(tmp_path: Path) -> None:
+    from scenarios import format as fmt
+    from scenarios import load_text, parse_at
+
+    text = """
+meterbook: 1
+start: 2026-01-01
+end: 2026-02-01
+products: [{id: c, type: usage, metric: {event_type: job, aggregation: count}}]
+rate_cards: [{id: r, rates: [{product: c, price: "1.00"}]}]
+customers: [{id: a, contract: {rate_card: r}}, {id: b, contract: {rate_card: r}}]
+"""
+    scenario = load_text(text, "t.yaml")
+    book = Book(tmp_path / "t.sqlite")
+    runner = LiveRunner(scenario, book, ManualClock(parse_at("2026-01-05")), tick_s=0.01)
+    move = fmt.Entry(at=parse_at("2026-01-05"), set_parent=fmt.SetParent(customer="b", parent="a"))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        before = book.last_posted
+        ack = await runner.submit(entry_input(move, "$.move", "USD"))
+        await runner.close()
+    assert ack.error == "$.move: set_parent at 2026-01-05T00:00:00Z: 'a' is in another account tree of this engine"
+    assert runner.customer("b").parent is None
+    assert book.last_posted == before
+    book.close()
