@@ -36,7 +36,7 @@ from actors.messages import (
     Timer,
     Usage,
 )
-from actors.money import round_half_up, to_units
+from actors.money import round_to_display, to_units
 from actors.parent import ParentAccount, Rollup
 from actors.periods import date_label, month_start, next_month
 from actors.pool import CreditPool, Grant
@@ -90,7 +90,6 @@ class Customer:
         self.package_history: list[tuple[int, str | None, int]] = []
         self._counter = 0
         self._revenue: dict[tuple[str, str], int] = {}
-        self._overrides = RateCard(f"{id}/overrides")
         self._install(contract, seats)
         self._handlers = {
             Usage: self.on_usage, Start: self.on_start, Boundary: self.on_boundary,
@@ -193,7 +192,7 @@ class Customer:
     def _money_line(self, value: Fraction) -> int:
         """A currency amount rounded half-up to the cent, at the ledger scale (rule 3)."""
         cur = self.catalog.currency
-        return round_half_up(value, cur.decimals) * 10 ** (cur.scale - cur.decimals)
+        return round_to_display(value, cur.scale, cur.decimals)
 
     # -- periods --------------------------------------------------------------------------
     def on_start(self, msg: Start, now: int) -> list[Timer]:
@@ -283,7 +282,7 @@ class Customer:
                 seats = self.assigned.get(rc.per_seat_of, []) if only is None else only
                 targets = [(seat, 1) for seat in seats]
             # Each share is rounded on its own: every paid seat adds the same amount.
-            share_units = round_half_up(Fraction(rc.amount) * share, unit.decimals) * 10 ** (unit.scale - unit.decimals)
+            share_units = round_to_display(Fraction(rc.amount) * share, unit.scale, unit.decimals)
             for seat, shares in targets:
                 units = share_units * shares
                 gid = f"{rc.id}/{seat}/{_label(now)}" if seat else f"{rc.id}/{_label(now)}"
@@ -394,8 +393,8 @@ class Customer:
             period_grant = self.recurring_amounts.get((spec.id, g.seat), g.granted)
             # The cap is a share of what the period granted, rounded like any credit grant.
             unit = self.catalog.units[g.unit]
-            step = 10 ** (unit.scale - unit.decimals)
-            cap = round_half_up(spec.rollover * period_grant / step, 0) * step
+            cap = round_to_display(Fraction(spec.rollover) * Fraction(period_grant, 10**unit.scale),
+                                   unit.scale, unit.decimals)
             carry = min(left, cap)
             if carry > 0:
                 end = next_month(now)
@@ -642,7 +641,7 @@ class Customer:
         """Book one rated charge whose takes were already deducted from their grants."""
         chart = self.chart
         currency = self.catalog.currency.id
-        payer = self if self.payer == "self" else self.payer_of()
+        payer = self.payer_of()
         unbilled = chart.unbilled(payer.id)
         rev = self._revenue.get((product, unit))
         if rev is None:

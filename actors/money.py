@@ -46,6 +46,11 @@ def display(units: int, scale: int, decimals: int) -> str:
     return f"{q:f}"
 
 
+def round_to_display(value: Fraction | Decimal | int, scale: int, decimals: int) -> int:
+    """`value` (in major units) rounded half-up to `decimals`, expressed at `scale`."""
+    return round_half_up(value, decimals) * 10 ** (scale - decimals)
+
+
 def round_units(units: int, scale: int, decimals: int) -> int:
     """Round an amount held at `scale` to `decimals`, half-up; result stays at `scale`."""
     step = 10 ** (scale - decimals)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 from decimal import Decimal
 
 from actors import Catalog, ContractSpec, GrantSpec, RecurringSpec, Unit
@@ -19,6 +21,7 @@ from actors.messages import (
     Usage,
 )
 from scenarios import format as fmt
+from scenarios.types import EPOCH, to_us
 
 
 def build_catalog(s: fmt.Scenario) -> Catalog:
@@ -110,17 +113,11 @@ def contract_of(catalog: Catalog, c: fmt.Contract, start: int, package: str | No
 
 def add_months(at_us: int, months: int) -> int:
     """The same day and time `months` calendar months later (clamped to the month's end)."""
-    import calendar
-    import datetime as dt
-
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    when = epoch + dt.timedelta(microseconds=at_us)
+    when = EPOCH + dt.timedelta(microseconds=at_us)
     month0 = when.month - 1 + months
     year, month = when.year + month0 // 12, month0 % 12 + 1
     day = min(when.day, calendar.monthrange(year, month)[1])
-    later = when.replace(year=year, month=month, day=day)
-    delta = later - epoch
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return to_us(when.replace(year=year, month=month, day=day))
 
 
 class Input:

@@ -25,6 +25,7 @@ from engine.build import Input, build_catalog, contract_of, price_of
 from engine.errors import InputError
 from ledger import Book
 from scenarios import format as fmt
+from scenarios.types import format_at
 
 FLUSH_EVERY = 20_000
 
@@ -223,6 +224,4 @@ def quiet_gc(threshold: int = 200_000) -> Iterator[None]:
 
 
 def _fmt(at_us: int) -> str:
-    from scenarios.types import format_at
-
     return format_at(at_us)

@@ -11,6 +11,7 @@ from pathlib import Path
 from engine.build import entry_input
 from engine.errors import InputError
 from engine.expect import check_expectations
+from engine.reports import package_report, rollup_report
 from engine.results import Results, encode_json
 from engine.runtime import Engine
 from ledger import Book, export_lines
@@ -79,8 +80,6 @@ def write_outputs(results: Results, directory: Path) -> None:
 
 def extra_reports(results: Results) -> dict[str, object]:
     """Reports beyond the four core files (packages, roll-ups), by file name."""
-    from engine.reports import package_report, rollup_report
-
     return {"packages.json": package_report(results), "rollup.json": rollup_report(results)}
 
 

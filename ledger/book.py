@@ -118,19 +118,12 @@ class Book:
     def take_batch(self) -> tuple[list, list, list, list]:
         """Detach everything queued, for a writer that commits it with `write` elsewhere (a
         worker thread): posting may go on meanwhile, into a fresh queue."""
-        return self._take_batch()
-
-    def write(self, batch: tuple[list, list, list, list]) -> None:
-        """Commit a batch taken with `take_batch` (one SQLite transaction)."""
-        self._write(batch)
-
-    def _take_batch(self) -> tuple[list, list, list, list]:
         batch = (self._new_units, self._new_accounts, self._txns, self._postings)
         self._new_units, self._new_accounts, self._txns, self._postings = [], [], [], []
         self.keys = set()
         return batch
 
-    def _write(self, batch: tuple[list, list, list, list]) -> None:
+    def write(self, batch: tuple[list, list, list, list]) -> None:
         """One SQLite transaction: open the transactions, add their postings, seal them."""
         units, accounts, txns, postings = batch
         conn = self.conn
@@ -152,7 +145,7 @@ class Book:
     def flush(self) -> None:
         """Write everything queued in one SQLite transaction (group commit)."""
         if self._txns or self._new_accounts or self._new_units:
-            self._write(self._take_batch())
+            self.write(self.take_batch())
 
     # -- reading ------------------------------------------------------------------------
     def balance(self, name: str, at_us: int | None = None) -> int:
