@@ -1,9 +1,9 @@
 """The domain: typed messages, catalog types, pure pricing functions and the actors."""
 
-from actors.accounts import Chart
-from actors.catalog import Catalog, ContractSpec, GrantSpec, Price, RateCard, RecurringSpec, Unit
-from actors.customer import Customer
-from actors.errors import CommandError
+from meterbook.actors.accounts import Chart
+from meterbook.actors.catalog import Catalog, ContractSpec, GrantSpec, Price, RateCard, RecurringSpec, Unit
+from meterbook.actors.customer import Customer
+from meterbook.actors.errors import CommandError
 
 __all__ = [
     "Catalog",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger import Book
+from meterbook.ledger import Book
 
 
 class Chart:

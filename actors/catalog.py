@@ -8,7 +8,7 @@ from typing import Literal
 
 import msgspec
 
-from actors.money import ledger_scale, to_units
+from meterbook.actors.money import ledger_scale, to_units
 
 FOREVER = 2**62
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from actors.accounts import Chart
-from actors.catalog import (
+from meterbook.actors.accounts import Chart
+from meterbook.actors.catalog import (
     FOREVER,
     Catalog,
     ContractSpec,
@@ -15,10 +15,10 @@ from actors.catalog import (
     RecurringSpec,
     SubscriptionSpec,
 )
-from actors.drawdown import ordered, plan, usable
-from actors.errors import CommandError, invariant, require
-from actors.invoice import Invoice, Line
-from actors.messages import (
+from meterbook.actors.drawdown import ordered, plan, usable
+from meterbook.actors.errors import CommandError, invariant, require
+from meterbook.actors.invoice import Invoice, Line
+from meterbook.actors.messages import (
     PHASE_ACTIVATE,
     PHASE_BOUNDARY,
     PHASE_EXPIRE,
@@ -36,13 +36,13 @@ from actors.messages import (
     Timer,
     Usage,
 )
-from actors.money import round_to_display, to_units
-from actors.parent import ParentAccount, Rollup
-from actors.periods import date_label, month_start, next_month
-from actors.pool import CreditPool, Grant
-from actors.rating import Aggregate, charge_units, event_quantity
-from actors.seat import Seat
-from ledger import Book
+from meterbook.actors.money import round_to_display, to_units
+from meterbook.actors.parent import ParentAccount, Rollup
+from meterbook.actors.periods import date_label, month_start, next_month
+from meterbook.actors.pool import CreditPool, Grant
+from meterbook.actors.rating import Aggregate, charge_units, event_quantity
+from meterbook.actors.seat import Seat
+from meterbook.ledger import Book
 
 _NONE: tuple = ()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from actors.catalog import FOREVER
+from meterbook.actors.catalog import FOREVER
 
 
 class Drawable(Protocol):

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from actors.money import display, round_units
+from meterbook.actors.money import display, round_units
 
 
 class Line(msgspec.Struct, kw_only=True):

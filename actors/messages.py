@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from actors.catalog import ContractSpec
+from meterbook.actors.catalog import ContractSpec
 
 
 class Msg(msgspec.Struct, frozen=True, kw_only=True):

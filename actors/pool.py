@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from actors.catalog import FOREVER
-from actors.drawdown import base_key
+from meterbook.actors.catalog import FOREVER
+from meterbook.actors.drawdown import base_key
 
 
 class Grant:

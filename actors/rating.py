@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.catalog import Metric, Price
-from actors.money import to_units
+from meterbook.actors.catalog import Metric, Price
+from meterbook.actors.money import to_units
 
 
 class Aggregate:

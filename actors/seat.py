@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.pool import Grant
+from meterbook.actors.pool import Grant
 
 
 class Seat:

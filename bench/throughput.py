@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from engine.build import entry_input
-from engine.runtime import Engine, quiet_gc
-from engine.trees import account_trees
-from ledger import Book, verify_file
-from scenarios import format as fmt
-from scenarios.types import Amount, parse_at
+from meterbook.engine.build import entry_input
+from meterbook.engine.runtime import Engine, quiet_gc
+from meterbook.engine.trees import account_trees
+from meterbook.ledger import Book, verify_file
+from meterbook.scenarios import format as fmt
+from meterbook.scenarios.types import Amount, parse_at
 
 DAY_US = 86_400_000_000
 

@@ -6,9 +6,9 @@ import calendar
 import datetime as dt
 from decimal import Decimal
 
-from actors import Catalog, ContractSpec, GrantSpec, RecurringSpec, Unit
-from actors.catalog import FOREVER, Metric, Price, Product, RateCard, SubscriptionSpec, make_price
-from actors.messages import (
+from meterbook.actors import Catalog, ContractSpec, GrantSpec, RecurringSpec, Unit
+from meterbook.actors.catalog import FOREVER, Metric, Price, Product, RateCard, SubscriptionSpec, make_price
+from meterbook.actors.messages import (
     PHASE_CATALOG,
     PHASE_COMMAND,
     PHASE_USAGE,
@@ -20,8 +20,8 @@ from actors.messages import (
     SetQuantity,
     Usage,
 )
-from scenarios import format as fmt
-from scenarios.types import EPOCH, to_us
+from meterbook.scenarios import format as fmt
+from meterbook.scenarios.types import EPOCH, to_us
 
 
 def build_catalog(s: fmt.Scenario) -> Catalog:

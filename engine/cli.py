@@ -9,10 +9,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from engine.simulate import check as check_file
-from engine.simulate import simulate as simulate_file
-from ledger import LedgerError, verify_file
-from scenarios import ScenarioError
+from meterbook.engine.simulate import check as check_file
+from meterbook.engine.simulate import simulate as simulate_file
+from meterbook.ledger import LedgerError, verify_file
+from meterbook.scenarios import ScenarioError
 
 
 @click.group()
@@ -147,7 +147,7 @@ def verify(db: Path) -> None:
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def export(db: Path, out: Path) -> None:
     """Write the deterministic JSON-lines export of DB to OUT."""
-    from ledger import export_file
+    from meterbook.ledger import export_file
 
     try:
         export_file(db, out)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.money import to_units
-from engine.results import Results
-from scenarios import format as fmt
-from scenarios.types import format_at
+from meterbook.actors.money import to_units
+from meterbook.engine.results import Results
+from meterbook.scenarios import format as fmt
+from meterbook.scenarios.types import format_at
 
 
 def check_expectations(results: Results, expect: fmt.Expect | None) -> list[str]:

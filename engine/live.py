@@ -13,14 +13,14 @@ import math
 
 import trio
 
-from actors import Customer
-from engine.build import Input
-from engine.clock import Clock
-from engine.errors import InputError
-from engine.runtime import Engine
-from engine.trees import account_trees
-from ledger import Book
-from scenarios import format as fmt
+from meterbook.actors import Customer
+from meterbook.engine.build import Input
+from meterbook.engine.clock import Clock
+from meterbook.engine.errors import InputError
+from meterbook.engine.runtime import Engine
+from meterbook.engine.trees import account_trees
+from meterbook.ledger import Book
+from meterbook.scenarios import format as fmt
 
 
 class Ack:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.invoice import Line
-from actors.money import round_units
-from engine.results import Results
-from scenarios.types import format_at
+from meterbook.actors.invoice import Line
+from meterbook.actors.money import round_units
+from meterbook.engine.results import Results
+from meterbook.scenarios.types import format_at
 
 
 def package_report(results: Results) -> dict[str, Any]:

@@ -7,10 +7,10 @@ from typing import Any
 
 import msgspec
 
-from actors.invoice import InvoiceOut
-from actors.money import display, from_units
-from engine.runtime import Engine
-from scenarios.types import format_at
+from meterbook.actors.invoice import InvoiceOut
+from meterbook.actors.money import display, from_units
+from meterbook.engine.runtime import Engine
+from meterbook.scenarios.types import format_at
 
 
 class Results:

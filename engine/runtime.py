@@ -9,9 +9,9 @@ from contextlib import contextmanager
 
 from sortedcontainers import SortedList
 
-from actors import Chart, CommandError, ContractSpec, Customer
-from actors.catalog import FOREVER
-from actors.messages import (
+from meterbook.actors import Chart, CommandError, ContractSpec, Customer
+from meterbook.actors.catalog import FOREVER
+from meterbook.actors.messages import (
     PHASE_START,
     PHASE_USAGE,
     ChangePackage,
@@ -21,11 +21,11 @@ from actors.messages import (
     Timer,
     Usage,
 )
-from engine.build import Input, build_catalog, contract_of, price_of
-from engine.errors import InputError
-from ledger import Book
-from scenarios import format as fmt
-from scenarios.types import format_at
+from meterbook.engine.build import Input, build_catalog, contract_of, price_of
+from meterbook.engine.errors import InputError
+from meterbook.ledger import Book
+from meterbook.scenarios import format as fmt
+from meterbook.scenarios.types import format_at
 
 FLUSH_EVERY = 20_000
 

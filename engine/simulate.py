@@ -8,15 +8,15 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from engine.build import entry_input
-from engine.errors import InputError
-from engine.expect import check_expectations
-from engine.reports import package_report, rollup_report
-from engine.results import Results, encode_json
-from engine.runtime import Engine
-from ledger import Book, export_lines
-from scenarios import Scenario, ScenarioError, load
-from scenarios.generators import generated_entries
+from meterbook.engine.build import entry_input
+from meterbook.engine.errors import InputError
+from meterbook.engine.expect import check_expectations
+from meterbook.engine.reports import package_report, rollup_report
+from meterbook.engine.results import Results, encode_json
+from meterbook.engine.runtime import Engine
+from meterbook.ledger import Book, export_lines
+from meterbook.scenarios import Scenario, ScenarioError, load
+from meterbook.scenarios.generators import generated_entries
 
 DEFAULT_EXAMPLE = "usage-and-commits.yaml"
 OUTPUT_FILES = ("ledger.sqlite", "invoices.json", "ledger.jsonl", "summary.json")
@@ -24,7 +24,7 @@ OUTPUT_FILES = ("ledger.sqlite", "invoices.json", "ledger.jsonl", "summary.json"
 
 def default_scenario() -> Path:
     """The bundled example `meterbook simulate` runs when given no file."""
-    return Path(str(resources.files("scenarios").joinpath("examples", DEFAULT_EXAMPLE)))
+    return Path(str(resources.files("meterbook.scenarios").joinpath("examples", DEFAULT_EXAMPLE)))
 
 
 def run_scenario(scenario: Scenario, ledger_path: str, file: str = "<scenario>",

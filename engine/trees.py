@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scenarios import format as fmt
+from meterbook.scenarios import format as fmt
 
 
 def account_trees(scenario: fmt.Scenario) -> list[frozenset[str]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ledger.errors import LedgerError, require
+from meterbook.ledger.errors import LedgerError, require
 
 ACCOUNT_TYPES = ("asset", "liability", "revenue", "expense", "equity")
 CREDIT_NORMAL = frozenset(("liability", "revenue", "equity"))
@@ -16,7 +16,7 @@ CREDIT_NORMAL = frozenset(("liability", "revenue", "equity"))
 
 def schema_sql() -> str:
     """The DDL of the ledger, shipped beside this module."""
-    return resources.files("ledger").joinpath("schema.sql").read_text(encoding="utf-8")
+    return resources.files("meterbook.ledger").joinpath("schema.sql").read_text(encoding="utf-8")
 
 
 class Book:

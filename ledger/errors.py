@@ -1,10 +1,10 @@
-"""Errors raised by the ledger: an invariant broken, found before or after writing."""
+"""Errors raised by the ledger (defined in the shared error tree) and its check helper."""
 
 from __future__ import annotations
 
+from meterbook.errors import LedgerError
 
-class LedgerError(Exception):
-    """A ledger invariant does not hold; the message names it and where."""
+__all__ = ["LedgerError", "require"]
 
 
 def require(condition: bool, message: str) -> None:

@@ -1,13 +1,5 @@
-"""The one user-facing error of scenario loading: which file, which field, and why."""
+"""The one user-facing error of scenario loading (defined in the shared error tree)."""
 
-from __future__ import annotations
+from meterbook.errors import ScenarioError
 
-
-class ScenarioError(Exception):
-    """A scenario file that cannot be run, located by file and JSON-path-like field path."""
-
-    def __init__(self, file: str, path: str, reason: str) -> None:
-        self.file = file
-        self.path = path
-        self.reason = reason
-        super().__init__(f"{file}: {path}: {reason}")
+__all__ = ["ScenarioError"]

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from scenarios.types import Amount, At
+from meterbook.scenarios.types import Amount, At
 
 
 class _Base(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):

@@ -11,9 +11,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-from scenarios.errors import ScenarioError
-from scenarios.format import Entry, Generator, Scenario, UsageEvent
-from scenarios.types import parse_at
+from meterbook.scenarios.errors import ScenarioError
+from meterbook.scenarios.format import Entry, Generator, Scenario, UsageEvent
+from meterbook.scenarios.types import parse_at
 
 DAY_US = 86_400_000_000
 CSV_COLUMNS = ["transaction_id", "customer_id", "event_type", "timestamp", "properties"]

@@ -9,10 +9,10 @@ from typing import Any
 import msgspec
 import yaml
 
-from scenarios.errors import ScenarioError
-from scenarios.format import COMMANDS, Scenario
-from scenarios.types import dec_hook
-from scenarios.validate import validate
+from meterbook.scenarios.errors import ScenarioError
+from meterbook.scenarios.format import COMMANDS, Scenario
+from meterbook.scenarios.types import dec_hook
+from meterbook.scenarios.validate import validate
 
 _AT = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.S)
 _FIELD = re.compile(r"^Object (contains unknown|missing required) field `(?P<name>[^`]*)`$")

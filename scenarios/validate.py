@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from scenarios.errors import ScenarioError
-from scenarios.format import Commit, Contract, Credit, Product, Rate, Scenario
-from scenarios.types import format_at
+from meterbook.scenarios.errors import ScenarioError
+from meterbook.scenarios.format import Commit, Contract, Credit, Product, Rate, Scenario
+from meterbook.scenarios.types import format_at
 
 
 class _Checker:

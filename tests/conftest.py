@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.results import Results
-from engine.simulate import run_scenario
-from ledger import Book, violations
-from scenarios import load_text
+from meterbook.engine.results import Results
+from meterbook.engine.simulate import run_scenario
+from meterbook.ledger import Book, violations
+from meterbook.scenarios import load_text
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "scenarios" / "examples"

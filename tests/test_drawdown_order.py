@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from actors.drawdown import ordered, plan
-from actors.pool import Grant
+from meterbook.actors.drawdown import ordered, plan
+from meterbook.actors.pool import Grant
 
 
 def g(gid: str, **kw) -> Grant:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scenarios import ScenarioError, load, load_text
-from scenarios.generators import generated_entries
+from meterbook.scenarios import ScenarioError, load, load_text
+from meterbook.scenarios.generators import generated_entries
 from tests.conftest import EXAMPLES
 
 GEN = EXAMPLES / "generated-seats.yaml"

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import trio
 
-from engine.build import entry_input
-from engine.clock import ManualClock
-from engine.live import LiveRunner
-from ledger import Book, verify_file, violations
-from scenarios import format as fmt
-from scenarios import load_text, parse_at
+from meterbook.engine.build import entry_input
+from meterbook.engine.clock import ManualClock
+from meterbook.engine.live import LiveRunner
+from meterbook.ledger import Book, verify_file, violations
+from meterbook.scenarios import format as fmt
+from meterbook.scenarios import load_text, parse_at
 
 HEAD = """
 meterbook: 1
@@ -115,7 +115,7 @@ def test_set_parent_moves_future_draws_only(run_text) -> None:
 
 
 def test_set_parent_cycle_refused(run_text) -> None:
-    from scenarios import ScenarioError
+    from meterbook.scenarios import ScenarioError
 
     with pytest.raises(ScenarioError) as info:
         run_text(tree() + "  - {at: 2026-01-15, set_parent: {customer: root, parent: leaf}}\n", "t.yaml")
@@ -161,7 +161,7 @@ async def test_sixteen_children_ingest_concurrently_without_overdraw(tmp_path: P
 
 
 def test_rollup_report_draws_per_period(run_text) -> None:
-    from engine.reports import rollup_report
+    from meterbook.engine.reports import rollup_report
 
     r = run_text(tree() + job(1, "leaf", "2026-01-10", 300) + job(2, "mid", "2026-02-03", 20))
     root = next(row for row in rollup_report(r) if row["customer"] == "root")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import Book, LedgerError, verify_file
+from meterbook.ledger import Book, LedgerError, verify_file
 
 
 def setup(book: Book) -> tuple[int, int]:

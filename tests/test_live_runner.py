@@ -6,12 +6,12 @@ from pathlib import Path
 
 import trio
 
-from engine.build import entry_input
-from engine.clock import ManualClock
-from engine.live import LiveRunner
-from engine.simulate import run_scenario
-from ledger import Book, export_lines, verify_file
-from scenarios import load
+from meterbook.engine.build import entry_input
+from meterbook.engine.clock import ManualClock
+from meterbook.engine.live import LiveRunner
+from meterbook.engine.simulate import run_scenario
+from meterbook.ledger import Book, export_lines, verify_file
+from meterbook.scenarios import load
 from tests.conftest import EXAMPLES
 
 
@@ -63,9 +63,9 @@ async def test_live_duplicate_is_acknowledged_and_ignored(tmp_path: Path) -> Non
 
 
 async def test_independent_trees_run_concurrently_and_catalog_changes_reach_all(tmp_path: Path) -> None:
-    from engine.trees import account_trees
-    from scenarios import format as fmt
-    from scenarios import load_text, parse_at
+    from meterbook.engine.trees import account_trees
+    from meterbook.scenarios import format as fmt
+    from meterbook.scenarios import load_text, parse_at
 
     text = """
 meterbook: 1
@@ -125,14 +125,14 @@ customers:
 
 
 def scenarios_amount(text: str):
-    from scenarios.types import Amount
+    from meterbook.scenarios.types import Amount
 
     return Amount(text)
 
 
 async def test_live_set_parent_across_trees_is_refused(tmp_path: Path) -> None:
-    from scenarios import format as fmt
-    from scenarios import load_text, parse_at
+    from meterbook.scenarios import format as fmt
+    from meterbook.scenarios import load_text, parse_at
 
     text = """
 meterbook: 1

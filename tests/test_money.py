@@ -7,9 +7,9 @@ from fractions import Fraction
 
 import pytest
 
-from actors.money import display, round_half_up, round_units, to_units
-from actors.periods import remaining_fraction
-from scenarios.types import parse_at
+from meterbook.actors.money import display, round_half_up, round_units, to_units
+from meterbook.actors.periods import remaining_fraction
+from meterbook.scenarios.types import parse_at
 
 
 @pytest.mark.parametrize(("value", "expected"), [

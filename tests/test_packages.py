@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.reports import package_report
-from scenarios import ScenarioError, parse_at
+from meterbook.engine.reports import package_report
+from meterbook.scenarios import ScenarioError, parse_at
 
 HEAD = """
 meterbook: 1

@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from engine.build import entry_input
-from engine.runtime import Engine
-from ledger import Book, violations
-from scenarios import format as fmt
-from scenarios.types import Amount, parse_at
+from meterbook.engine.build import entry_input
+from meterbook.engine.runtime import Engine
+from meterbook.ledger import Book, violations
+from meterbook.scenarios import format as fmt
+from meterbook.scenarios.types import Amount, parse_at
 
 HOUR = 3_600_000_000
 PRODUCTS = ("api", "compute")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import actors
-import engine
-import ledger
-import scenarios
+import meterbook.actors as actors
+import meterbook.engine as engine
+import meterbook.ledger as ledger
+import meterbook.scenarios as scenarios
 
 
 def test_public_names() -> None:

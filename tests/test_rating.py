@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from actors.catalog import Metric, Unit, make_price
-from actors.rating import Aggregate, charge_units, event_quantity
+from meterbook.actors.catalog import Metric, Unit, make_price
+from meterbook.actors.rating import Aggregate, charge_units, event_quantity
 
 USD = Unit(id="USD", decimals=2, is_currency=True)
 TIERS = ((Decimal("10000"), Decimal("0.01")), (None, Decimal("0.005")))
@@ -74,7 +74,7 @@ def test_filters() -> None:
 
 
 def test_negative_usage_is_refused(run_text) -> None:
-    from scenarios import ScenarioError
+    from meterbook.scenarios import ScenarioError
 
     text = """
 meterbook: 1
@@ -94,12 +94,12 @@ timeline:
 
 
 def test_refused_event_leaves_grants_and_ledger_untouched(tmp_path) -> None:
-    from engine.build import entry_input
-    from engine.errors import InputError
-    from engine.runtime import Engine
-    from ledger import Book
-    from scenarios import format as fmt
-    from scenarios import load_text, parse_at
+    from meterbook.engine.build import entry_input
+    from meterbook.engine.errors import InputError
+    from meterbook.engine.runtime import Engine
+    from meterbook.ledger import Book
+    from meterbook.scenarios import format as fmt
+    from meterbook.scenarios import load_text, parse_at
 
     text = """
 meterbook: 1

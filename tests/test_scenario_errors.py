@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.simulate import simulate
-from scenarios import ScenarioError, load_text
+from meterbook.engine.simulate import simulate
+from meterbook.scenarios import ScenarioError, load_text
 from tests.conftest import EXAMPLES
 
 GOOD = (EXAMPLES / "usage-and-commits.yaml").read_text()

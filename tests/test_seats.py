@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios import ScenarioError
+from meterbook.scenarios import ScenarioError
 
 HEAD = """
 meterbook: 1
@@ -39,13 +39,13 @@ def usage(i: int, at: str, credits: int, user: str | None = None) -> str:
 
 
 def total(results, period: str) -> str:
-    from scenarios import parse_at
+    from meterbook.scenarios import parse_at
 
     return results.money(results.invoice_total("org", parse_at(period)))
 
 
 def bal(results, at: str, seat: str | None = None) -> str:
-    from scenarios import parse_at
+    from meterbook.scenarios import parse_at
 
     return results.amount("cr", results.balance("org", "cr", parse_at(at), seat=seat))
 
@@ -159,7 +159,7 @@ def test_per_seat_of_non_seat_subscription_refused(run_text) -> None:
 
 
 def test_ledger_verifies_after_seat_scenario(run_text) -> None:
-    from ledger import violations
+    from meterbook.ledger import violations
 
     r = run_text(scenario(usage(1, "2026-01-05", 500, "a")
                           + "  - {at: 2026-01-16, add_seats: {customer: org, subscription: seats, seats: [c]}}\n",

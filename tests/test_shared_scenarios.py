@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.expect import check_expectations
-from engine.simulate import check, run_scenario
-from ledger import verify_file
-from scenarios import load
+from meterbook.engine.expect import check_expectations
+from meterbook.engine.simulate import check, run_scenario
+from meterbook.ledger import verify_file
+from meterbook.scenarios import load
 from tests.conftest import EXAMPLES, SHARED
 
 BUNDLED = sorted(EXAMPLES.glob("*.yaml"))
