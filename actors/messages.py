@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-
 from meterbook.actors.catalog import ContractSpec
 
 

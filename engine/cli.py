@@ -6,13 +6,12 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
-
 from meterbook.engine.simulate import check as check_file
 from meterbook.engine.simulate import simulate as simulate_file
 from meterbook.ledger import LedgerError, verify_file
 from meterbook.scenarios import ScenarioError
+from rich.console import Console
+from rich.table import Table
 
 
 @click.group()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import trio
-
 from meterbook.actors import Customer
 from meterbook.engine.build import Input
 from meterbook.engine.clock import Clock

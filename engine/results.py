@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-
 from meterbook.actors.invoice import InvoiceOut
 from meterbook.actors.money import display, from_units
 from meterbook.engine.runtime import Engine

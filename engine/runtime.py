@@ -7,8 +7,6 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sortedcontainers import SortedList
-
 from meterbook.actors import Chart, CommandError, ContractSpec, Customer
 from meterbook.actors.catalog import FOREVER
 from meterbook.actors.messages import (
@@ -26,6 +24,7 @@ from meterbook.engine.errors import InputError
 from meterbook.ledger import Book
 from meterbook.scenarios import format as fmt
 from meterbook.scenarios.types import format_at
+from sortedcontainers import SortedList
 
 FLUSH_EVERY = 20_000
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from meterbook.engine.cli import main
+
 from tests.conftest import EXAMPLES
 
 COMMANDS = [[], ["simulate"], ["check"], ["ledger"], ["ledger", "verify"], ["ledger", "export"]]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import trio
-
 from meterbook.engine.build import entry_input
 from meterbook.engine.clock import ManualClock
 from meterbook.engine.live import LiveRunner

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import trio
-
 from meterbook.engine.build import entry_input
 from meterbook.engine.clock import ManualClock
 from meterbook.engine.live import LiveRunner
 from meterbook.engine.simulate import run_scenario
 from meterbook.ledger import Book, export_lines, verify_file
 from meterbook.scenarios import load
+
 from tests.conftest import EXAMPLES
 
 

@@ -8,7 +8,6 @@ from decimal import Decimal
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-
 from meterbook.engine.build import entry_input
 from meterbook.engine.runtime import Engine
 from meterbook.ledger import Book, violations

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import meterbook.actors as actors
-import meterbook.engine as engine
-import meterbook.ledger as ledger
-import meterbook.scenarios as scenarios
+from meterbook import actors, engine, ledger, scenarios
 
 
 def test_public_names() -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from meterbook.engine.expect import check_expectations
 from meterbook.engine.simulate import check, run_scenario
 from meterbook.ledger import verify_file
 from meterbook.scenarios import load
+
 from tests.conftest import EXAMPLES, SHARED
 
 BUNDLED = sorted(EXAMPLES.glob("*.yaml"))
