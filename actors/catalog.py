@@ -25,6 +25,11 @@ class Unit(msgspec.Struct, frozen=True):
         """Decimals the ledger stores for this unit."""
         return ledger_scale(self.decimals)
 
+    @property
+    def billable(self) -> bool:
+        """Whether overage in this unit can be billed in the currency."""
+        return self.is_currency or self.fiat_per_credit is not None
+
 
 class Metric(msgspec.Struct, frozen=True):
     event_type: str
@@ -184,3 +189,32 @@ class Catalog:
         assert u.fiat_per_credit is not None
         value = Decimal(units).scaleb(-u.scale) * u.fiat_per_credit
         return to_units(value, self.currency.scale)
+
+
+class GrantTemplate(msgspec.Struct, frozen=True):
+    """A credit or commit as a contract or package writes it: times may be absent (then
+    relative to the customer's start) or given as a number of `months`."""
+
+    id: str
+    kind: Literal["credit", "commit"]
+    commit_type: Literal["prepaid", "postpaid"] | None
+    unit: str
+    amount: Decimal
+    priority: int
+    start: int | None
+    end: int | None
+    months: int | None
+    products: frozenset[str] | None
+    child_access: Literal["all", "none"] | frozenset[str]
+    invoice: tuple[tuple[int | None, Decimal], ...] = ()
+
+
+class ContractTerms(msgspec.Struct, frozen=True):
+    """A contract or package definition in domain terms, before it is given a start."""
+
+    rate_card: str
+    overrides: tuple[tuple[str, int, Price], ...]
+    subscriptions: tuple[SubscriptionSpec, ...]
+    grants: tuple[GrantTemplate, ...]
+    recurring: tuple[RecurringSpec, ...]
+    on_exhausted: Literal["bill", "block"]

@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from meterbook.actors.catalog import FOREVER
 
 
 class Drawable(Protocol):
-    id: str
-    remaining: int
-    start: int
-    end: int
-    products: frozenset[str] | None
-    key: tuple
+    """What the drawdown order needs to know of a grant."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def remaining(self) -> int: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def products(self) -> frozenset[str] | None: ...
+    @property
+    def key(self) -> tuple[Any, ...]: ...
+
+
+D = TypeVar("D", bound=Drawable)
+T = TypeVar("T")
 
 
 def base_key(priority: int, rollover: bool, paid: bool, products: frozenset[str] | None,
-             end: int, start: int) -> tuple:
+             end: int, start: int) -> tuple[Any, ...]:
     """Rank of a grant before the hierarchy tie-breaks: priority, then a rolled-over amount
     before fresh grants (rule 6), free before paid, narrower product lists first, earlier
     end, earlier start."""
@@ -36,27 +48,37 @@ def usable(grant: Drawable, product: str, at_us: int) -> bool:
     )
 
 
-def ordered(groups: Iterable[tuple[int, Iterable[Drawable]]], product: str, at_us: int) -> list:
+def rank(key: tuple[Any, ...], distance: int, grant_id: str) -> tuple[Any, ...]:
+    """A grant's place in rule 4's order across owners: its own rank, then own before an
+    ancestor's and nearer before farther (`distance`), then the grant id."""
+    return (key, distance, grant_id)
+
+
+def ordered(groups: Iterable[tuple[int, Iterable[D]]], product: str, at_us: int) -> list[D]:
     """Usable grants of several owners, `groups` being (distance from the drawing customer,
-    grants), in rule-4 order: own before an ancestor's, nearer before farther, then id."""
-    found = []
-    for distance, grants in groups:
-        for g in grants:
-            if usable(g, product, at_us):
-                found.append((g.key, distance, g.id, g))
-    found.sort(key=lambda item: item[:3])
-    return [item[3] for item in found]
+    grants), in rule-4 order."""
+    found = [(rank(g.key, distance, g.id), g) for distance, grants in groups for g in grants
+             if usable(g, product, at_us)]
+    if len(found) > 1:
+        found.sort(key=lambda item: item[0])
+    return [g for _, g in found]
 
 
-def plan(grants: Iterable[Drawable], amount: int) -> tuple[list[tuple[Drawable, int]], int]:
-    """Take `amount` from grants in the order given; returns the takes and what is left."""
-    takes: list[tuple[Drawable, int]] = []
+def take_in_order(available: Iterable[tuple[T, int]], amount: int) -> tuple[list[tuple[T, int]], int]:
+    """Take `amount` from (source, available) pairs in the order given; returns the takes
+    and what is left uncovered."""
+    takes: list[tuple[T, int]] = []
     left = amount
-    for g in grants:
+    for source, units in available:
         if left <= 0:
             break
-        take = g.remaining if g.remaining < left else left
+        take = units if units < left else left
         if take > 0:
-            takes.append((g, take))
+            takes.append((source, take))
             left -= take
     return takes, left
+
+
+def plan(grants: Iterable[D], amount: int) -> tuple[list[tuple[D, int]], int]:
+    """Take `amount` from grants in the order given; returns the takes and what is left."""
+    return take_in_order(((g, g.remaining) for g in grants), amount)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+from meterbook.errors import MeterbookError, invariant
 
-class CommandError(Exception):
-    """A command that is well-formed but contradicts the state it meets (e.g. an unknown seat)."""
+__all__ = ["CommandError", "invariant", "require"]
+
+
+class CommandError(MeterbookError):
+    """A command that is well-formed but contradicts the state it meets (e.g. an unknown seat);
+    the runtime answers it as a refusal of the input that carried it."""
 
 
 def require(condition: bool, message: str) -> None:
     """Raise CommandError unless `condition` holds (survives `python -O`)."""
     if not condition:
         raise CommandError(message)
-
-
-def invariant(condition: bool, message: str) -> None:
-    """An internal invariant: breaking it is a bug, never bad input."""
-    if not condition:
-        raise AssertionError(f"invariant broken: {message}")

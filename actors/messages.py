@@ -1,12 +1,33 @@
-"""Typed messages the engine and the actors exchange. Times are integer microseconds UTC."""
+"""Typed messages the engine and the actors exchange, and the phases of one instant.
+
+Times are integer microseconds UTC. Every message names its `cause` (an input id or a timer),
+which every ledger transaction it leads to carries, so any posting traces back to an input."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from enum import IntEnum
+from typing import Any, Literal
 
 import msgspec
 from meterbook.actors.catalog import ContractSpec
+
+
+class Phase(IntEnum):
+    """Order of work at one instant (SCENARIOS.md "Conventions"): catalog changes and
+    creations; expiries (so breakage lands in the closing period); closing invoices; opening
+    the next periods (recurring grants, advance charges); contract starts; grant activations
+    and schedule items; other commands; usage. Closing every account before opening any keeps
+    a payer's invoice in step with its children's charges."""
+
+    CATALOG = 0
+    EXPIRE = 1
+    CLOSE = 2
+    OPEN = 3
+    START = 4
+    ACTIVATE = 5
+    COMMAND = 6
+    USAGE = 7
 
 
 class Msg(msgspec.Struct, frozen=True, kw_only=True):
@@ -15,6 +36,7 @@ class Msg(msgspec.Struct, frozen=True, kw_only=True):
     cause: str
 
 
+# -- to a Customer ---------------------------------------------------------------------------
 class Start(Msg):
     """A customer's contract begins: first period, advance charges, grants. `contract`, when
     given, replaces the provisional one (the package version in force at the start)."""
@@ -23,27 +45,37 @@ class Start(Msg):
 
 
 class Usage(Msg):
+    """One usage event for the customer."""
+
     id: str
     event_type: str
     properties: dict[str, Any]
 
 
 class AddSeats(Msg):
+    """Assign seats on a seat-based subscription."""
+
     subscription: str
     seats: tuple[str, ...]
 
 
 class RemoveSeats(Msg):
+    """Unassign seats; takes effect at the next period."""
+
     subscription: str
     seats: tuple[str, ...]
 
 
 class SetQuantity(Msg):
+    """Change the quantity of a quantity subscription."""
+
     subscription: str
     quantity: int
 
 
 class BuyCredits(Msg):
+    """An add-on credit purchase: a paid grant, invoiced now."""
+
     id: str
     unit: str
     amount: Decimal
@@ -54,48 +86,212 @@ class BuyCredits(Msg):
 
 
 class ChangePackage(Msg):
+    """Move to another package (or a newer version of the same one)."""
+
     contract: ContractSpec
     migrate: bool = False
 
 
-class SetParent(Msg):
-    parent: str | None
-    payer: str | None
+class Lineage(Msg):
+    """The engine tells a customer where it stands in its tree: its ancestors (nearest first)
+    and who pays its charges (itself, or the nearest ancestor that pays for itself)."""
+
+    ancestors: tuple[str, ...]
+    payer: str
 
 
-class Boundary(Msg):
-    """A period ends now for this customer; the next one opens unless the run ends."""
+class Close(Msg):
+    """The current period ends now: finalize its invoice."""
 
 
-class Expire(Msg):
-    grant: str
+class Open(Msg):
+    """The next period begins now: advance charges, recurring grants."""
 
 
 class Activate(Msg):
+    """A contract grant (credit or commit) starts now."""
+
     grant: str
 
 
 class InvoiceItem(Msg):
+    """One item of a commit's invoice schedule falls due now."""
+
     grant: str
+    index: int
     amount: Decimal
 
 
-class Timer(msgspec.Struct, frozen=True):
-    """An actor asks the engine to deliver `msg` to `target` at (`at_us`, `phase`)."""
+class Expire(Msg):
+    """A grant of this customer ends now."""
+
+    grant: str
+
+
+class Charge(Msg):
+    """A charge of a `payer: parent` descendant, for the payer's open invoice (the descendant
+    has booked it to the payer's receivable already)."""
+
+    kind: str
+    description: str
+    units: int
+    source: str
+    product: str | None = None
+    quantity: str | None = None
+    unit: str | None = None
+    package: str | None = None
+    gross_units: int = 0
+    credits_units: int = 0
+
+
+# -- to a grant holder (CreditPool or Seat) --------------------------------------------------
+class GrantTerms(msgspec.Struct, frozen=True, kw_only=True):
+    """A grant handed to its holder: what it is worth and how it ranks (rule 4)."""
+
+    id: str
+    owner: str
+    unit: str
+    units: int
+    priority: int
+    paid: bool
+    products: frozenset[str] | None
+    start: int
+    end: int
+    account: int
+    child_access: Literal["all", "none"] | frozenset[str] = "none"
+    rollover: bool = False
+    recurring: str | None = None
+    commit_type: str | None = None
+
+
+class Fund(Msg):
+    """Hold a grant whose funding the customer has booked."""
+
+    grant: GrantTerms
+
+
+class Quote(Msg):
+    """Which of your grants could pay `product` at `at_us` for `requester`? (read-only)"""
+
+    unit: str
+    product: str
+    at_us: int
+    requester: str
+
+
+class Offered(msgspec.Struct, frozen=True):
+    """One grant offered by a quote: its rank, id and what it has left."""
+
+    rank: tuple[Any, ...]
+    grant: str
+    units: int
+
+
+class Offer(msgspec.Struct, frozen=True):
+    """The answer to a Quote, in the holder's own rule-4 order."""
+
+    holder: str
+    items: tuple[Offered, ...]
+
+
+class Reserve(Msg):
+    """Set aside up to `units` for `product`, from your grants in rule-4 order; answers Held."""
+
+    hold: str
+    unit: str
+    product: str
+    at_us: int
+    units: int
+    requester: str
+
+
+class Take(Msg):
+    """Set aside exactly these amounts of these grants (a plan across holders); answers Held."""
+
+    hold: str
+    takes: tuple[tuple[str, int], ...]
+    requester: str
+
+
+class Held(msgspec.Struct, frozen=True):
+    """What a Reserve or Take set aside."""
+
+    units: int
+
+
+class Commit(Msg):
+    """Make a hold final; answers Drawn, with the ledger legs it needs."""
+
+    hold: str
+    at_us: int
+    requester: str
+
+
+class Release(Msg):
+    """Give a hold back untouched (a denied event, a refused input)."""
+
+    hold: str
+
+
+class DrawnTake(msgspec.Struct, frozen=True):
+    """One grant's part of a committed draw."""
+
+    grant: str
+    owner: str
+    account: int
+    units: int
+    postpaid: bool
+
+
+class Drawn(msgspec.Struct, frozen=True):
+    """The answer to a Commit."""
+
+    takes: tuple[DrawnTake, ...]
+
+
+class Retire(Msg):
+    """End a grant now. `carry_cap`: roll over up to that much into a grant until
+    `carry_end` (recurring credits with rollover); the rest is breakage."""
+
+    grant: str
+    kind: Literal["expiry", "forfeit"]
+    carry_cap: int = 0
+    carry_end: int = 0
+
+
+class Retired(msgspec.Struct, frozen=True):
+    """What retiring a grant left: breakage booked, a rolled-over grant, a postpaid true-up."""
+
+    unit: str
+    breakage: int
+    rolled: str | None = None
+    true_up: int = 0
+
+
+class ForfeitRecurring(Msg):
+    """A package change: retire every recurring and rolled-over grant now (forfeited)."""
+
+
+class Forfeited(msgspec.Struct, frozen=True):
+    """What a ForfeitRecurring retired, per grant."""
+
+    retired: tuple[Retired, ...]
+
+
+# -- to a ParentAccount ----------------------------------------------------------------------
+class Rollup(Msg):
+    """Usage rated in the currency (before credits) or spend, from one account of a subtree."""
+
+    source: str
+    at_us: int
+    usage_units: int = 0
+    spend_units: int = 0
+
+
+class SharedDraw(Msg):
+    """A descendant drew `units` from one of this account's shared grants."""
 
     at_us: int
-    phase: int
-    target: str
-    msg: Msg
-
-
-# Order of work at one instant (SCENARIOS.md "Conventions"): catalog changes, period
-# boundaries (expiries first, so breakage lands in the closing period), contract starts,
-# grant activations and schedule items, other commands, then usage.
-PHASE_CATALOG = 0
-PHASE_EXPIRE = 1
-PHASE_BOUNDARY = 2
-PHASE_START = 3
-PHASE_ACTIVATE = 4
-PHASE_COMMAND = 5
-PHASE_USAGE = 6
+    grant: str
+    descendant: str
+    units: int

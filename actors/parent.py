@@ -2,39 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
-import msgspec
-
-
-class Rollup(msgspec.Struct, frozen=True):
-    """Usage rated in the currency (before credits) or spend, from one account of a subtree."""
-
-    source: str
-    at_us: int
-    usage_units: int = 0
-    spend_units: int = 0
+from meterbook.actors.errors import CommandError
+from meterbook.actors.messages import Msg, Rollup, SharedDraw
+from meterbook.actors.periods import period_of
 
 
 class ParentAccount:
-    """Totals per period of everything below (and including) one account."""
+    """Totals per period of everything below (and including) one account. Periods are the
+    account's own (a first period starts at its contract start)."""
 
-    def __init__(self, customer: str, period_key: Callable[[int], int]) -> None:
+    def __init__(self, address: str, customer: str, start: int) -> None:
+        self.address = address
         self.customer = customer
-        self.period_key = period_key
+        self.start = start
         self.usage: dict[int, int] = {}
         self.spend: dict[int, int] = {}
         self.draws: dict[tuple[int, str, str], int] = {}
 
-    def handle(self, msg: Rollup) -> None:
-        """Add one roll-up to the period it falls in."""
-        period = self.period_key(msg.at_us)
-        if msg.usage_units:
-            self.usage[period] = self.usage.get(period, 0) + msg.usage_units
-        if msg.spend_units:
-            self.spend[period] = self.spend.get(period, 0) + msg.spend_units
-
-    def drawn(self, at_us: int, grant: str, descendant: str, units: int) -> None:
-        """A descendant drew `units` from one of this account's shared grants."""
-        key = (self.period_key(at_us), grant, descendant)
-        self.draws[key] = self.draws.get(key, 0) + units
+    def handle(self, msg: Msg, now: int) -> Any:
+        """Add one roll-up or shared-grant draw to the period it falls in."""
+        if type(msg) is Rollup:
+            assert isinstance(msg, Rollup)
+            period = period_of(self.start, msg.at_us)
+            if msg.usage_units:
+                self.usage[period] = self.usage.get(period, 0) + msg.usage_units
+            if msg.spend_units:
+                self.spend[period] = self.spend.get(period, 0) + msg.spend_units
+            return None
+        if type(msg) is SharedDraw:
+            assert isinstance(msg, SharedDraw)
+            key = (period_of(self.start, msg.at_us), msg.grant, msg.descendant)
+            self.draws[key] = self.draws.get(key, 0) + msg.units
+            return None
+        raise CommandError(f"a parent account cannot handle {type(msg).__name__}")

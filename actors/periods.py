@@ -1,7 +1,8 @@
-"""Billing periods (monthly on the 1st, UTC) and proration fractions, in integer microseconds."""
+"""Billing periods (monthly on the 1st, UTC) and the one proration rule, in integer microseconds."""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from fractions import Fraction
 from functools import lru_cache
@@ -29,17 +30,36 @@ def next_month(at_us: int) -> int:
     return _us(dt.datetime(year, month, 1, tzinfo=dt.UTC))
 
 
-def period_bounds(at_us: int) -> tuple[int, int]:
-    """The full calendar period [start, end) that holds `at_us`."""
-    return month_start(at_us), next_month(at_us)
+def period_of(contract_start: int, at_us: int) -> int:
+    """Start of the billing period holding `at_us` for a contract that began at
+    `contract_start` (a first, partial period starts at the contract's start: rule 1)."""
+    return max(contract_start, month_start(at_us))
 
 
-def remaining_fraction(at_us: int) -> Fraction:
-    """Share of the calendar period holding `at_us` that is left from `at_us` on (rule 2)."""
-    start, end = period_bounds(at_us)
+def fraction_left(at_us: int) -> Fraction:
+    """Rule 2, the one proration function: the share of the calendar period holding `at_us`
+    that is left from `at_us` on, (period_end - t) / (period_end - period_start). A short first
+    period is prorated over its calendar month, as the rule's fraction is."""
+    start, end = month_start(at_us), next_month(at_us)
     return Fraction(end - at_us, end - start)
 
 
 def date_label(at_us: int) -> str:
-    """YYYY-MM-DD of an instant, for grant and period names."""
+    """YYYY-MM-DD of an instant, for grant names."""
     return (_EPOCH + dt.timedelta(microseconds=at_us)).strftime("%Y-%m-%d")
+
+
+def period_label(at_us: int) -> str:
+    """The one label of a period everywhere (ledger causes, invoices, reports): its start as
+    RFC 3339 UTC, whole seconds without a fraction."""
+    when = _EPOCH + dt.timedelta(microseconds=at_us)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if when.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+
+
+def add_months(at_us: int, months: int) -> int:
+    """The same day and time `months` calendar months later (clamped to the month's end)."""
+    when = _EPOCH + dt.timedelta(microseconds=at_us)
+    month0 = when.month - 1 + months
+    year, month = when.year + month0 // 12, month0 % 12 + 1
+    day = min(when.day, calendar.monthrange(year, month)[1])
+    return _us(when.replace(year=year, month=month, day=day))

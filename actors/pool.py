@@ -1,86 +1,81 @@
-"""Grants and the CreditPool actor that holds a customer's grants of one unit."""
+"""The CreditPool actor: a customer's pooled grants of one unit (commits and credits)."""
 
 from __future__ import annotations
 
-from meterbook.actors.catalog import FOREVER
-from meterbook.actors.drawdown import base_key
+from typing import Any
 
-
-class Grant:
-    """A commit or credit: what is left of it (ledger scale) and how it ranks in drawdown."""
-
-    __slots__ = (
-        "account",
-        "active",
-        "child_access",
-        "commit_type",
-        "draws",
-        "end",
-        "granted",
-        "id",
-        "key",
-        "owner",
-        "paid",
-        "priority",
-        "products",
-        "recurring",
-        "remaining",
-        "rollover",
-        "seat",
-        "start",
-        "unit",
-    )
-
-    def __init__(
-        self, *, id: str, owner: str, unit: str, amount: int, priority: int, paid: bool,
-        products: frozenset[str] | None, start: int, end: int | None,
-        child_access: str | frozenset[str] = "none", seat: str | None = None,
-        rollover: bool = False, recurring: str | None = None, commit_type: str | None = None,
-        account: int = 0,
-    ) -> None:
-        self.id = id
-        self.owner = owner
-        self.unit = unit
-        self.granted = amount
-        self.remaining = 0  # funded on activation
-        self.priority = priority
-        self.paid = paid
-        self.products = products
-        self.start = start
-        self.end = FOREVER if end is None else end
-        self.child_access = child_access
-        self.seat = seat
-        self.rollover = rollover
-        self.recurring = recurring
-        self.commit_type = commit_type
-        self.account = account
-        self.key = base_key(priority, rollover, paid, products, self.end, start)
-        self.draws: dict[str, int] = {}
-        self.active = False
-
-    def admits(self, customer: str) -> bool:
-        """Whether a descendant may draw this grant (`child_access`)."""
-        access = self.child_access
-        return access == "all" or (not isinstance(access, str) and customer in access)
+from meterbook.actors.accounts import Chart
+from meterbook.actors.errors import CommandError
+from meterbook.actors.holdings import Holdings
+from meterbook.actors.mailbox import Mailbox, rollup_address
+from meterbook.actors.messages import (
+    Commit,
+    Drawn,
+    Forfeited,
+    ForfeitRecurring,
+    Fund,
+    Held,
+    Msg,
+    Offer,
+    Quote,
+    Release,
+    Reserve,
+    Retire,
+    SharedDraw,
+    Take,
+)
+from meterbook.ledger import Book
 
 
 class CreditPool:
-    """A customer's pooled grants of one unit (seat allocations live on Seat actors)."""
+    """Holds one customer's pooled grants of one unit; draws in rule-4 order; tells the owner's
+    ParentAccount about every draw a descendant makes on a shared grant."""
 
-    def __init__(self, owner: str, unit: str) -> None:
+    def __init__(self, address: str, owner: str, unit: str, currency: str, chart: Chart, book: Book,
+                 mail: Mailbox) -> None:
+        self.address = address
         self.owner = owner
         self.unit = unit
-        self.grants: list[Grant] = []
-        self.shared: list[Grant] = []
+        self.currency = currency
+        self.mail = mail
+        self.holdings = Holdings(owner, chart, book)
 
-    def add(self, grant: Grant) -> None:
-        """Hold a newly funded grant."""
-        self.grants.append(grant)
-        if grant.child_access != "none":
-            self.shared.append(grant)
+    def handle(self, msg: Msg, now: int) -> Any:
+        """Apply one message; answers Offer, Held, Drawn, Retired or Forfeited."""
+        h = self.holdings
+        kind = type(msg)
+        if kind is Reserve:
+            assert isinstance(msg, Reserve)
+            return Held(h.reserve(msg.hold, msg.unit, msg.product, msg.at_us, msg.units, msg.requester))
+        if kind is Commit:
+            assert isinstance(msg, Commit)
+            return self._commit(msg)
+        if kind is Quote:
+            assert isinstance(msg, Quote)
+            return Offer(self.address, h.offer(msg.unit, msg.product, msg.at_us, msg.requester))
+        if kind is Take:
+            assert isinstance(msg, Take)
+            return Held(h.take(msg.hold, msg.takes))
+        if kind is Release:
+            assert isinstance(msg, Release)
+            h.release(msg.hold)
+            return None
+        if kind is Fund:
+            assert isinstance(msg, Fund)
+            h.fund(msg.grant)
+            return None
+        if kind is Retire:
+            assert isinstance(msg, Retire)
+            return h.retire(msg.grant, msg.kind, msg.carry_cap, msg.carry_end, now, msg.cause, self.currency)
+        if kind is ForfeitRecurring:
+            return Forfeited(h.forfeit_recurring(now, msg.cause, self.currency))
+        raise CommandError(f"a credit pool cannot handle {kind.__name__}")
 
-    def drop(self, grant: Grant) -> None:
-        """Stop holding a grant that expired or was forfeited (its ledger account stays)."""
-        self.grants.remove(grant)
-        if grant in self.shared:
-            self.shared.remove(grant)
+    def _commit(self, msg: Commit) -> Drawn:
+        requester = msg.requester
+        takes = self.holdings.commit(msg.hold, requester)
+        if requester != self.owner:
+            for t in takes:
+                self.mail.tell(rollup_address(self.owner), SharedDraw(
+                    at_us=msg.at_us, grant=t.grant, descendant=requester, units=t.units, cause=msg.cause))
+        return Drawn(takes)

@@ -1,11 +1,12 @@
-"""Live mode: the same engines fed from Trio inboxes and advanced by a clock.
+"""Live mode: the same runtime seam fed from Trio inboxes and advanced by a clock.
 
-Accounts in different trees share no state, so each account tree gets its own engine and its
-own inbox task, and trees run concurrently. Inside a tree one task applies inputs in arrival
-order, which is what keeps shared-commit drawdown race-free however many producers send at
-once. Every tree posts into the one Book; a single writer task commits what is queued in one
-SQLite transaction per round, in a worker thread, and an input is acknowledged only once the
-batch holding it is durable."""
+Accounts in different trees share no state, so each account tree gets its own runtime and one
+Trio task that owns it (its actors are called in-line inside that task: see
+docs/architecture.md for why one task per tree and not one per actor, with figures). Inside
+a tree the task applies inputs in arrival order, which is what keeps shared-commit drawdown
+race-free however many producers send at once. Every tree posts into the one Book; a single
+writer task commits what is queued in one SQLite transaction per round, in a worker thread,
+and an input is acknowledged only once the batch holding it is durable."""
 
 from __future__ import annotations
 
@@ -13,29 +14,48 @@ import math
 
 import trio
 from meterbook.actors import Customer
-from meterbook.engine.build import Input
+from meterbook.engine import inputs as ins
 from meterbook.engine.clock import Clock
-from meterbook.engine.errors import InputError
-from meterbook.engine.runtime import Engine
+from meterbook.engine.from_scenario import build_catalog, customer_inputs, packages_of
+from meterbook.engine.runtime import Runtime, cause_of
 from meterbook.engine.trees import account_trees
+from meterbook.errors import InvariantError
 from meterbook.ledger import Book
 from meterbook.scenarios import format as fmt
+
+CATALOG_INPUTS = (ins.UpdateRate, ins.UpdatePackage)
 
 
 class Ack:
     """The answer to one submitted input, set once it is applied and durable (or refused)."""
 
-    __slots__ = ("accepted", "duplicate", "error", "event")
+    __slots__ = ("answer", "event")
 
     def __init__(self) -> None:
-        self.accepted = False
-        self.duplicate = False
-        self.error: str | None = None
+        self.answer: ins.Answer | None = None
         self.event = trio.Event()
+
+    @property
+    def accepted(self) -> bool:
+        """Applied and durable."""
+        return self.answer is not None and self.answer.status == "accepted"
+
+    @property
+    def duplicate(self) -> bool:
+        """Its id was seen before: acknowledged, nothing done."""
+        return self.answer is not None and self.answer.status == "duplicate"
+
+    @property
+    def error(self) -> str | None:
+        """Why it was refused (`input ID: FIELD: reason`), or None."""
+        a = self.answer
+        if a is None or a.status != "refused":
+            return None
+        return f"input {a.input_id}: {a.field}: {a.reason}"
 
 
 class LiveRunner:
-    """Routes inputs to per-tree engine tasks; `submit` returns once the input is durable."""
+    """Routes inputs to per-tree runtime tasks; `submit` returns once the input is durable."""
 
     def __init__(self, scenario: fmt.Scenario, book: Book, clock: Clock, *, max_batch: int = 1_000,
                  inbox: int = 10_000, tick_s: float = 1.0) -> None:
@@ -43,9 +63,19 @@ class LiveRunner:
         self.clock = clock
         self.max_batch = max_batch
         self.tick_s = tick_s if math.isfinite(tick_s) else 1e9
-        self.engines = [Engine(scenario, book, only=tree) for tree in account_trees(scenario)]
-        self.route = {cid: i for i, e in enumerate(self.engines) for cid in e.customers}
-        channels = [trio.open_memory_channel[tuple[Input, Ack]](inbox) for _ in self.engines]
+        self.runtimes: list[Runtime] = []
+        for tree in account_trees(scenario):
+            catalog = build_catalog(scenario)
+            rt = Runtime(catalog, packages_of(catalog, scenario), book, start=scenario.start, horizon=scenario.end,
+                         autoflush=False)
+            for item in customer_inputs(catalog, scenario):
+                if item.customer in tree:
+                    answer = rt.apply(item)
+                    if answer.status != "accepted":
+                        raise InvariantError(f"declared customer {item.customer} refused: {answer.reason}")
+            self.runtimes.append(rt)
+        self.route = {cid: i for i, rt in enumerate(self.runtimes) for cid in rt.customers}
+        channels = [trio.open_memory_channel[tuple[ins.Input, Ack]](inbox) for _ in self.runtimes]
         self._sends = [s for s, _ in channels]
         self._recvs = [r for _, r in channels]
         self.seen: set[str] = set()
@@ -58,31 +88,38 @@ class LiveRunner:
 
     def customer(self, customer_id: str) -> Customer:
         """The actor of one customer, whichever tree task owns it."""
-        return self.engines[self.route[customer_id]].customers[customer_id]
+        return self.runtimes[self.route[customer_id]].customer(customer_id)
 
-    async def submit(self, item: Input) -> Ack:
+    def runtime_of(self, customer_id: str) -> Runtime:
+        """The runtime (tree) a customer lives in."""
+        return self.runtimes[self.route[customer_id]]
+
+    async def submit(self, item: ins.Input) -> Ack:
         """Apply one input exactly once; a repeated id is acknowledged and ignored."""
         ack = Ack()
-        if item.input_id in self.seen:
+        key = cause_of(item)
+        if key in self.seen:
             self.duplicates += 1
-            ack.duplicate = True
+            ack.answer = ins.Answer(input_id=item.id, status="duplicate")
             return ack
-        if item.target and item.target not in self.route:
-            ack.error = f"{item.path}: unknown customer {item.target!r}"
+        customer = getattr(item, "customer", None)
+        if isinstance(item, ins.CreateCustomer) or (customer is not None and customer not in self.route):
+            reason = ("creating customers live is not supported yet" if isinstance(item, ins.CreateCustomer)
+                      else f"unknown customer {customer!r}")
+            ack.answer = ins.Answer(input_id=item.id, status="refused", field="$.customer", reason=reason)
             return ack
-        self.seen.add(item.input_id)
-        # Catalog changes (target "") reach every tree; customer inputs reach their own.
-        targets = [self.route[item.target]] if item.target else range(len(self.engines))
-        acks = [ack] + [Ack() for _ in list(targets)[1:]]
+        self.seen.add(key)
+        # Catalog changes reach every tree; customer inputs reach their own.
+        targets = list(range(len(self.runtimes))) if isinstance(item, CATALOG_INPUTS) else [self.route[customer]]
+        acks = [ack] + [Ack() for _ in targets[1:]]
         for i, a in zip(targets, acks, strict=True):
             await self._sends[i].send((item, a))
         for a in acks:
             await a.event.wait()
-        errors = [a.error for a in acks if a.error]
-        if errors:
-            ack.error = errors[0]
-            self.seen.discard(item.input_id)  # refused: the same id may come again, corrected
-        ack.accepted = not errors
+        refused = next((a.answer for a in acks if a.error), None)
+        if refused is not None:
+            ack.answer = refused
+            self.seen.discard(key)  # refused: the same id may come again, corrected
         return ack
 
     async def close(self) -> None:
@@ -94,16 +131,16 @@ class LiveRunner:
         """Run the writer and one task per tree until `close`."""
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._writer)
-            self._running = len(self.engines)
-            for engine, recv in zip(self.engines, self._recvs, strict=True):
-                nursery.start_soon(self._tree, engine, recv)
+            self._running = len(self.runtimes)
+            for rt, recv in zip(self.runtimes, self._recvs, strict=True):
+                nursery.start_soon(self._tree, rt, recv)
             task_status.started()
 
-    async def _tree(self, engine: Engine, recv: trio.MemoryReceiveChannel) -> None:
+    async def _tree(self, rt: Runtime, recv: trio.MemoryReceiveChannel[tuple[ins.Input, Ack]]) -> None:
         try:
             async with recv:
                 while True:
-                    batch: list[tuple[Input, Ack]] = []
+                    batch: list[tuple[ins.Input, Ack]] = []
                     with trio.move_on_after(self.tick_s):
                         try:
                             batch.append(await recv.receive())
@@ -114,35 +151,29 @@ class LiveRunner:
                             batch.append(recv.receive_nowait())
                         except (trio.WouldBlock, trio.EndOfChannel):
                             break
-                    self._apply(engine, batch)
+                    self._apply(rt, batch)
                     await self._durable(self.book.last_posted)
                     for _, ack in batch:
                         ack.event.set()
                     self.batches += 1
-            self._advance(engine)
+            self._advance(rt)
             await self._durable(self.book.last_posted)
         finally:
             self._running -= 1
             self._wake.set()
 
-    def _apply(self, engine: Engine, batch: list[tuple[Input, Ack]]) -> None:
+    def _apply(self, rt: Runtime, batch: list[tuple[ins.Input, Ack]]) -> None:
         """Apply a batch in arrival order. Synchronous on purpose: no other task of this tree
         can run in between, so every draw sees the balances the previous one left."""
         for item, ack in batch:
-            try:
-                # Timers due before this input run first, as in simulation.
-                engine.run_until(item.at_us, item.phase - 1)
-                ack.accepted = engine.submit(item)
-                ack.duplicate = not ack.accepted
-                engine.run_until(item.at_us, item.phase)
-            except InputError as exc:
-                ack.error = str(exc)
-        self._advance(engine)
+            rt.advance_to(min(item.at_us, rt.horizon), item.phase)
+            ack.answer = rt.apply(item)
+        self._advance(rt)
 
-    def _advance(self, engine: Engine) -> None:
-        now = min(self.clock.now_us(), engine.horizon)
-        if now >= engine.now:
-            engine.run_until(now, 2 if now == engine.horizon else 6)
+    def _advance(self, rt: Runtime) -> None:
+        now = min(self.clock.now_us(), rt.horizon)
+        if now >= rt.now:
+            rt.advance_to(now)
 
     async def _durable(self, mark: int) -> None:
         """Wait until every transaction up to `mark` is committed."""
@@ -167,5 +198,5 @@ class LiveRunner:
 
     async def finish(self) -> None:
         """After `serve` returned: run every tree to the horizon (end of a replay) and commit."""
-        for engine in self.engines:
-            engine.run()
+        for rt in self.runtimes:
+            rt.finish()

@@ -15,7 +15,7 @@ def package_report(results: Results) -> dict[str, Any]:
     cur = results.catalog.currency
     membership = []
     revenue: dict[tuple[str, int], int] = {}
-    for actor in results.engine.customers.values():
+    for actor in results.customers():
         for at, pkg, version in actor.package_history:
             membership.append({"customer": actor.id, "from": format_at(at), "package": pkg, "version": version})
         for inv in actor.invoices:
@@ -47,15 +47,15 @@ def rollup_report(results: Results) -> list[dict[str, Any]]:
     """For each account: subtree usage and spend per period, and per period the draws each
     descendant made on the account's shared grants."""
     out = []
-    for actor in results.engine.customers.values():
-        r = actor.rollup
+    for actor in results.customers():
+        r = results.rollup(actor.id)
         periods = sorted(set(r.usage) | set(r.spend) | {p for p, _, _ in r.draws})
-        units = {g.id: g.unit for g in actor.grants.values()}
+        units = {g.terms.id: g.terms.unit for g in results.grants(actor.id)}
         rows = []
         for p in periods:
             draws = [{"grant": g, "customer": c, "amount": results.amount(units[g], n)}
                      for (period, g, c), n in sorted(r.draws.items()) if period == p]
             rows.append({"period": format_at(p), "usage": results.money(r.usage.get(p, 0)),
                          "spend": results.money(r.spend.get(p, 0)), "draws": draws})
-        out.append({"customer": actor.id, "parent": actor.parent.id if actor.parent else None, "periods": rows})
+        out.append({"customer": actor.id, "parent": results.parent(actor.id), "periods": rows})
     return out

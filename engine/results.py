@@ -1,25 +1,71 @@
-"""Read results out of a finished (or running) engine: invoices, balances, breakage, roll-ups."""
+"""Read results out of a finished (or running) runtime: invoices, balances, breakage, roll-ups.
+
+Results read the actors' state after the fact and never change it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import msgspec
+from meterbook.actors import Customer
+from meterbook.actors.holdings import Grant
 from meterbook.actors.invoice import InvoiceOut
+from meterbook.actors.mailbox import rollup_address
 from meterbook.actors.money import display, from_units
-from meterbook.engine.runtime import Engine
+from meterbook.actors.parent import ParentAccount
+from meterbook.actors.periods import period_label
+from meterbook.actors.pool import CreditPool
+from meterbook.actors.seat import Seat
+from meterbook.engine.runtime import Runtime
+from meterbook.scenarios import Scenario
 from meterbook.scenarios.types import format_at
 
 
 class Results:
-    """Queries over an engine's actors and its ledger; every figure exact."""
+    """Queries over a runtime's actors and its ledger; every figure exact."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.catalog = engine.catalog
-        self.book = engine.book
+    def __init__(self, runtime: Runtime, scenario: Scenario | None = None, warnings: list[str] | None = None) -> None:
+        self.runtime = runtime
+        self.scenario = scenario
+        self.catalog = runtime.catalog
+        self.book = runtime.book
+        self.warnings = list(warnings or [])
 
+    # -- reading actors -------------------------------------------------------------------
+    def customers(self) -> list[Customer]:
+        """Every customer: those the scenario declares in file order, then any created later."""
+        declared = [c.id for c in self.scenario.customers] if self.scenario is not None else []
+        order = {cid: i for i, cid in enumerate(declared)}
+        actors = self.runtime.customers
+        return sorted(actors.values(), key=lambda a: (order.get(a.id, len(order)), list(actors).index(a.id)))
+
+    def grants(self, customer: str) -> Iterator[Grant]:
+        """Every grant a customer was ever given, rolled-over ones included, in funding order."""
+        for gid, address in self.runtime.customer(customer).holders.items():
+            holder = self.runtime.actor(address)
+            assert isinstance(holder, CreditPool | Seat)
+            yield holder.holdings.grants[gid]
+
+    def grant(self, customer: str, grant: str) -> Grant:
+        """One grant of a customer (KeyError if it has none by that id)."""
+        for g in self.grants(customer):
+            if g.terms.id == grant:
+                return g
+        raise KeyError(grant)
+
+    def rollup(self, customer: str) -> ParentAccount:
+        """A customer's ParentAccount (its subtree's roll-ups)."""
+        actor = self.runtime.actor(rollup_address(customer))
+        assert isinstance(actor, ParentAccount)
+        return actor
+
+    def parent(self, customer: str) -> str | None:
+        """A customer's parent now."""
+        return self.runtime.parent.get(customer)
+
+    # -- figures --------------------------------------------------------------------------
     def money(self, units: int) -> str:
         """Currency text of an amount already rounded to the cent."""
         cur = self.catalog.currency
@@ -29,22 +75,19 @@ class Results:
         """Exact text of an amount of any unit (finer than display only when it has to be)."""
         u = self.catalog.units[unit]
         value = from_units(units, u.scale)
-        shown = value.quantize(_q(u.decimals))
+        shown = value.quantize(Decimal(1).scaleb(-u.decimals))
         return f"{shown:f}" if shown == value else f"{value.normalize():f}"
 
     def invoices(self) -> list[InvoiceOut]:
         """Every invoice of the run, customers in file order, periods in time order."""
         cur = self.catalog.currency
-        out = []
-        for actor in self.engine.customers.values():
-            for inv in actor.invoices:
-                out.append(inv.render(cur.id, cur.scale, cur.decimals, format_at, self.amount))
-        return out
+        return [inv.render(cur.id, cur.scale, cur.decimals, period_label, self.amount)
+                for actor in self.customers() for inv in actor.invoices]
 
     def invoice_total(self, customer: str, period: int) -> int | None:
         """The rounded total of one customer's invoice for the period starting then."""
         cur = self.catalog.currency
-        for inv in self.engine.customers[customer].invoices:
+        for inv in self.runtime.customer(customer).invoices:
             if inv.start == period:
                 return inv.rounded_total(cur.scale, cur.decimals)
         return None
@@ -53,85 +96,89 @@ class Results:
                 grant: str | None = None) -> int:
         """What remains at `at_us` in the customer's own grants of `unit` active then: one
         grant, one seat's allocation, or (default) the pooled grants."""
-        actor = self.engine.customers[customer]
-        ids = []
-        for g in actor.grants.values():
-            if g.unit != unit or not g.start <= at_us < g.end:
+        accounts = []
+        for g in self.grants(customer):
+            t = g.terms
+            if t.unit != unit or not t.start <= at_us < t.end:
                 continue
             if grant is not None:
-                if g.id != grant:
+                if t.id != grant:
                     continue
-            elif g.seat != seat:
+            elif self._seat_of(customer, t.id) != seat:
                 continue
-            ids.append(g.account)
-        if not ids:
+            accounts.append(t.account)
+        if not accounts:
             return 0
         self.book.flush()
-        marks = ",".join("?" * len(ids))
+        marks = ",".join("?" * len(accounts))
         row = self.book.conn.execute(
             "SELECT COALESCE(SUM(p.amount), 0) FROM postings p JOIN transactions t "
             f"ON t.id = p.transaction_id WHERE p.account_id IN ({marks}) AND t.at_us <= ?",
-            (*ids, at_us),
+            (*accounts, at_us),
         ).fetchone()
         return -int(row[0])
 
+    def _seat_of(self, customer: str, grant: str) -> str | None:
+        address = self.runtime.customer(customer).holders[grant]
+        holder = self.runtime.actor(address)
+        return holder.seat if isinstance(holder, Seat) else None
+
     def breakage(self, customer: str, unit: str, period: int) -> int:
         """What expired unused in a period, for one customer and unit."""
-        return self.engine.customers[customer].breakage.get((unit, period), 0)
+        return self.runtime.customer(customer).breakage.get((unit, period), 0)
 
     def rollup_usage(self, customer: str, period: int) -> int:
         """Usage rated in the currency across a customer's subtree in a period."""
-        return self.engine.customers[customer].rollup.usage.get(period, 0)
+        return self.rollup(customer).usage.get(period, 0)
 
     def denied(self, customer: str) -> int:
         """Events blocked over the whole run."""
-        return self.engine.customers[customer].denied
+        return self.runtime.customer(customer).denied
 
     def summary(self) -> dict[str, Any]:
         """The run in figures: per customer invoices, denials, breakage, end balances."""
-        e = self.engine
+        rt = self.runtime
+        cur = self.catalog.currency
         customers = []
         total = 0
-        for actor in e.customers.values():
+        for actor in self.customers():
             invs = []
             for inv in actor.invoices:
-                t = inv.rounded_total(self.catalog.currency.scale, self.catalog.currency.decimals)
+                t = inv.rounded_total(cur.scale, cur.decimals)
                 total += t if inv.status == "final" else 0
-                invs.append({"period": format_at(inv.start), "status": inv.status, "total": self.money(t)})
+                invs.append({"period": period_label(inv.start), "status": inv.status, "total": self.money(t)})
             breakage = [
-                {"credit_type": unit, "period": format_at(period), "amount": self.amount(unit, units)}
+                {"credit_type": unit, "period": period_label(period), "amount": self.amount(unit, units)}
                 for (unit, period), units in sorted(actor.breakage.items())
             ]
             remaining: dict[str, int] = {}
-            for g in actor.grants.values():
-                if g.active:
-                    remaining[g.unit] = remaining.get(g.unit, 0) + g.remaining
+            for g in self.grants(actor.id):
+                if g.remaining and g.terms.end > rt.now:
+                    remaining[g.terms.unit] = remaining.get(g.terms.unit, 0) + g.remaining
             customers.append({
                 "id": actor.id,
                 "package": actor.contract.package,
-                "parent": actor.parent.id if actor.parent else None,
+                "parent": self.parent(actor.id),
                 "invoices": invs,
                 "denied": actor.denied,
                 "denied_events": actor.denied_ids,
                 "breakage": breakage,
                 "grants_remaining": {u: self.amount(u, v) for u, v in sorted(remaining.items())},
             })
+        s = self.scenario
         return {
-            "name": e.scenario.name,
-            "seed": e.scenario.seed,
-            "start": format_at(e.scenario.start),
-            "end": format_at(e.scenario.end),
-            "currency": self.catalog.currency.id,
-            "inputs": {"accepted": e.accepted, "duplicates": e.duplicates,
-                       "denied": sum(a.denied for a in e.customers.values())},
+            "name": s.name if s is not None else "",
+            "seed": s.seed if s is not None else 0,
+            "start": format_at(rt.start),
+            "end": format_at(rt.horizon),
+            "currency": cur.id,
+            "inputs": {"accepted": rt.accepted, "duplicates": rt.duplicates,
+                       "denied": sum(a.denied for a in rt.customers.values())},
             "invoiced_total": self.money(total),
             "ledger_transactions": self.book.next_txn - 1,
+            "warnings": self.warnings,
             "customers": customers,
         }
-
-
-def _q(decimals: int) -> Decimal:
-    return Decimal(1).scaleb(-decimals)
 
 
 def encode_json(obj: Any) -> bytes:

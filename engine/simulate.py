@@ -1,4 +1,5 @@
-"""Simulation mode: run a scenario in virtual time and write its result files."""
+"""Simulation mode: run a scenario in virtual time through the runtime's seam and write its
+result files."""
 
 from __future__ import annotations
 
@@ -8,15 +9,17 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from meterbook.engine.build import entry_input
-from meterbook.engine.errors import InputError
+from meterbook.engine import inputs as ins
 from meterbook.engine.expect import check_expectations
+from meterbook.engine.from_scenario import build_catalog, kind_of, packages_of, scenario_inputs
 from meterbook.engine.reports import package_report, rollup_report
 from meterbook.engine.results import Results, encode_json
-from meterbook.engine.runtime import Engine
+from meterbook.engine.runtime import Runtime, quiet_gc
+from meterbook.errors import ScenarioError
 from meterbook.ledger import Book, export_lines
-from meterbook.scenarios import Scenario, ScenarioError, load
-from meterbook.scenarios.generators import generated_entries
+from meterbook.scenarios import Scenario
+from meterbook.scenarios import load as load_file
+from meterbook.scenarios.types import format_at
 
 DEFAULT_EXAMPLE = "usage-and-commits.yaml"
 OUTPUT_FILES = ("ledger.sqlite", "invoices.json", "ledger.jsonl", "summary.json")
@@ -27,40 +30,75 @@ def default_scenario() -> Path:
     return Path(str(resources.files("meterbook.scenarios").joinpath("examples", DEFAULT_EXAMPLE)))
 
 
+def load(path: str | Path | None = None) -> Scenario:
+    """Read and check a scenario file (default: the bundled example); raises ScenarioError."""
+    return load_file(Path(path) if path is not None else default_scenario())
+
+
+def runtime_for(scenario: Scenario, book: Book) -> Runtime:
+    """A runtime with the scenario's catalog and packages, its customers not yet created."""
+    catalog = build_catalog(scenario)
+    return Runtime(catalog, packages_of(catalog, scenario), book, start=scenario.start, horizon=scenario.end)
+
+
 def run_scenario(scenario: Scenario, ledger_path: str, file: str = "<scenario>",
                  base_dir: Path | None = None) -> Results:
-    """Simulate a decoded scenario into a ledger at `ledger_path`; raises ScenarioError."""
+    """Simulate a decoded scenario into a ledger at `ledger_path`: a loop of `advance_to` +
+    `apply` over its inputs, then `finish`. A refused input or a failing timer raises
+    ScenarioError naming the file, the entry's path and the reason."""
     book = Book(ledger_path)
-    engine = Engine(scenario, book)
-    currency = scenario.currency
     try:
-        inputs = [entry_input(entry, f"$.timeline[{i}]", currency) for i, entry in enumerate(scenario.timeline)]
-        inputs += [entry_input(entry, f"$.usage[generated {k}]", currency)
-                   for k, entry in enumerate(generated_entries(scenario, file, base_dir or Path(".")))]
-        # Stable sort: at one instant, phases in rule order, then file order.
-        inputs.sort(key=lambda item: (item.at_us, item.phase))
-        for item in inputs:
-            engine.submit(item)
-        engine.run()
-    except InputError as exc:
+        runtime = runtime_for(scenario, book)
+        with quiet_gc():
+            for item in scenario_inputs(runtime.catalog, scenario, file, base_dir or Path(".")):
+                runtime.advance_to(item.at_us, item.phase)
+                answer = runtime.apply(item)
+                if answer.status == "refused":
+                    raise _refused(scenario, file, item, answer)
+                if runtime.faults:
+                    raise _fault(scenario, file, runtime)
+            runtime.finish()
+        if runtime.faults:
+            raise _fault(scenario, file, runtime)
+    except BaseException:
         book.conn.close()
-        raise ScenarioError(file, exc.path, exc.reason) from None
-    return Results(engine)
+        raise
+    return Results(runtime, scenario)
 
 
-def simulate(path: str | Path | None = None, out_dir: str | Path = "out") -> Results:
-    """Run a scenario file and write ledger.sqlite, invoices.json, ledger.jsonl, summary.json.
-    Nothing is written unless the whole run succeeds."""
-    src = Path(path) if path is not None else default_scenario()
-    scenario = load(src)
+def _refused(scenario: Scenario, file: str, item: ins.Input, answer: ins.Answer) -> ScenarioError:
+    """A refused input as a scenario error at the entry's path."""
+    where = item.source or "$"
+    field = answer.field or "$"
+    if field == "$.at" and item.source.startswith("$.timeline"):
+        where = f"{item.source}.at"
+    return ScenarioError(file, where, f"{kind_of(item)} at {format_at(item.at_us)}: {answer.reason}")
+
+
+def _fault(scenario: Scenario, file: str, runtime: Runtime) -> ScenarioError:
+    """A timer that failed, as a scenario error at the customer it concerned."""
+    fault = runtime.faults[0]
+    ids = [c.id for c in scenario.customers]
+    where = f"$.customers[{ids.index(fault.target)}]" if fault.target in ids else "$"
+    return ScenarioError(file, where, f"{fault.message} at {format_at(fault.at_us)}: {fault.reason}")
+
+
+def simulate(path: str | Path | Scenario | None = None, out_dir: str | Path = "out") -> Results:
+    """Run a scenario (a file, a decoded Scenario, or the bundled default) and write its result
+    files into `out_dir`. Nothing is written unless the whole run succeeds."""
+    if isinstance(path, Scenario):
+        scenario, name, base = path, "<scenario>", Path(".")
+    else:
+        src = Path(path) if path is not None else default_scenario()
+        scenario, name, base = load_file(src), src.name, src.parent
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".meterbook-", dir=out))
     try:
-        results = run_scenario(scenario, str(work / "ledger.sqlite"), src.name, src.parent)
+        results = run_scenario(scenario, str(work / "ledger.sqlite"), name, base)
         write_outputs(results, work)
-        for name in os.listdir(work):
-            os.replace(work / name, out / name)
+        for entry in os.listdir(work):
+            os.replace(work / entry, out / entry)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return results
@@ -86,7 +124,7 @@ def extra_reports(results: Results) -> dict[str, object]:
 def check(path: str | Path) -> list[str]:
     """Run a scenario in memory and list the expectations it misses (empty: it passes)."""
     src = Path(path)
-    scenario = load(src)
+    scenario = load_file(src)
     with tempfile.TemporaryDirectory(prefix="meterbook-check-") as tmp:
         results = run_scenario(scenario, str(Path(tmp) / "ledger.sqlite"), src.name, src.parent)
         try:

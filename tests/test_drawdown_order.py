@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from meterbook.actors.drawdown import ordered, plan
-from meterbook.actors.pool import Grant
+from meterbook.actors.holdings import Grant
+from meterbook.actors.messages import GrantTerms
 
 
-def g(gid: str, **kw) -> Grant:
-    args = dict(id=gid, owner="c", unit="USD", amount=100, priority=1, paid=False, products=None,
-                start=0, end=1000)
+def g(gid: str, amount: int = 100, **kw: Any) -> Grant:
+    args: dict[str, Any] = dict(id=gid, owner="c", unit="USD", units=amount, priority=1, paid=False, products=None,
+                                start=0, end=1000, account=1)
     args.update(kw)
-    grant = Grant(**args)
-    grant.remaining = grant.granted
-    return grant
+    return Grant(GrantTerms(**args))
 
 
 def order(*grants: Grant, product: str = "api", at: int = 10) -> list[str]:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import trio
-from meterbook.engine.build import entry_input
 from meterbook.engine.clock import ManualClock
+from meterbook.engine.from_scenario import entry_input
 from meterbook.engine.live import LiveRunner
+from meterbook.engine.results import Results
 from meterbook.ledger import Book, verify_file, violations
 from meterbook.scenarios import format as fmt
 from meterbook.scenarios import load_text, parse_at
@@ -56,7 +57,7 @@ def test_grandchild_draws_grandparent_commit(run_text) -> None:
     r = run_text(tree() + job(1, "leaf", "2026-01-10", 300))
     assert usd(r, "root", "2026-01-10") == "700.00"
     assert (total(r, "leaf"), total(r, "mid"), total(r, "root")) == ("0.00", "0.00", "1000.00")
-    assert r.engine.customers["root"].grants["pool"].draws == {"leaf": 300_00000000}
+    assert r.grant("root", "pool").draws == {"leaf": 300_00000000}
     assert (r.rollup_usage("root", parse_at("2026-01-01")), r.rollup_usage("mid", parse_at("2026-01-01"))) == \
         (300_00000000, 300_00000000)
 
@@ -98,7 +99,7 @@ def test_payer_parent_at_two_levels(run_text) -> None:
                  + job(1, "leaf", "2026-01-10", 25) + job(2, "mid", "2026-01-11", 5))
     assert (total(r, "leaf"), total(r, "mid")) == ("0.00", "0.00")
     assert total(r, "root") == "1030.00"
-    lines = {(ln.customer, ln.units) for ln in r.engine.customers["root"].invoices[0].lines if ln.kind == "usage"}
+    lines = {(ln.customer, ln.units) for ln in r.runtime.customer("root").invoices[0].lines if ln.kind == "usage"}
     assert lines == {("leaf", 25_00000000), ("mid", 5_00000000)}
 
 
@@ -136,7 +137,7 @@ async def test_sixteen_children_ingest_concurrently_without_overdraw(tmp_path: P
         for n in range(100):
             entry = fmt.Entry(at=at, usage=fmt.UsageEvent(id=f"k{i}-{n}", customer=f"k{i}", event_type="job",
                                                           properties={"hours": 1}))
-            ack = await runner.submit(entry_input(entry, "$", "USD"))
+            ack = await runner.submit(entry_input(runner.runtimes[0].catalog, entry, None, "$"))
             assert ack.accepted and ack.error is None
             await trio.sleep(0)
 
@@ -147,7 +148,7 @@ async def test_sixteen_children_ingest_concurrently_without_overdraw(tmp_path: P
                 producers.start_soon(child, i)
         await runner.close()
     await runner.finish()
-    pool = runner.customer("root").grants["pool"]
+    pool = Results(runner.runtime_of("root")).grant("root", "pool")
     assert pool.remaining == 0
     assert sum(pool.draws.values()) == 1000_00000000
     kids_total = sum(runner.customer(f"k{i}").invoices[0].rounded_total(8, 2) for i in range(16))

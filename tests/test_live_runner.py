@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import trio
-from meterbook.engine.build import entry_input
 from meterbook.engine.clock import ManualClock
+from meterbook.engine.from_scenario import entry_input
 from meterbook.engine.live import LiveRunner
+from meterbook.engine.results import Results
 from meterbook.engine.simulate import run_scenario
 from meterbook.ledger import Book, export_lines, verify_file
 from meterbook.scenarios import load
@@ -26,7 +27,7 @@ async def replay_live(path: Path, ledger: Path) -> bytes:
         await nursery.start(runner.serve)
         for i, entry in entries:
             clock.set(entry.at)  # time injected from the events
-            acks.append(await runner.submit(entry_input(entry, f"$.timeline[{i}]", scenario.currency)))
+            acks.append(await runner.submit(entry_input(runner.runtimes[0].catalog, entry, i, f"$.timeline[{i}]")))
         await runner.close()
     await runner.finish()
     assert [a.error for a in acks if a.error] == []
@@ -53,8 +54,8 @@ async def test_live_duplicate_is_acknowledged_and_ignored(tmp_path: Path) -> Non
     entry = scenario.timeline[1]
     async with trio.open_nursery() as nursery:
         await nursery.start(runner.serve)
-        first = await runner.submit(entry_input(entry, "$.timeline[1]", "USD"))
-        second = await runner.submit(entry_input(entry, "$.timeline[1]", "USD"))
+        first = await runner.submit(entry_input(runner.runtimes[0].catalog, entry, 1, "$.timeline[1]"))
+        second = await runner.submit(entry_input(runner.runtimes[0].catalog, entry, 1, "$.timeline[1]"))
         await runner.close()
     assert (first.accepted, first.duplicate) == (True, False)
     assert (second.accepted, second.duplicate) == (False, True)
@@ -90,7 +91,7 @@ customers:
         for n in range(25):
             entry = fmt.Entry(at=when, usage=fmt.UsageEvent(id=f"{tag}{tree}-{half}-{n}", customer=f"t{tree}",
                                                             event_type="job", properties={"h": 10}))
-            ack = await runner.submit(entry_input(entry, "$", "USD"))
+            ack = await runner.submit(entry_input(runner.runtimes[0].catalog, entry, None, "$"))
             assert ack.accepted, ack.error
 
     async def wave(when: int, tag: str) -> None:
@@ -105,19 +106,19 @@ customers:
         clock.set(parse_at("2026-01-15"))
         change = fmt.Entry(at=parse_at("2026-01-15"),
                            update_rate=fmt.UpdateRate(rate_card="r", product="c", price=scenarios_amount("2.00")))
-        ack = await runner.submit(entry_input(change, "$.rate", "USD"))
+        ack = await runner.submit(entry_input(runner.runtimes[0].catalog, change, 0, "$.rate"))
         assert ack.accepted, ack.error
         clock.set(later)
         await wave(later, "b")
         late = fmt.Entry(at=at, usage=fmt.UsageEvent(id="late", customer="t0", event_type="job", properties={"h": 1}))
-        refused = await runner.submit(entry_input(late, "$.late", "USD"))
-        assert refused.error == ("$.late: usage at 2026-01-10T00:00:00Z is late: this engine is at "
+        refused = await runner.submit(entry_input(runner.runtimes[0].catalog, late, None, "$.late"))
+        assert refused.error == ("input late: $.at: 2026-01-10T00:00:00Z is late: this engine is at "
                                  "2026-01-20T00:00:00Z (inputs arrive in time order)")
         await runner.close()
     await runner.finish()
     for tree in range(4):
         actor = runner.customer(f"t{tree}")
-        assert actor.grants["k"].remaining == 0
+        assert Results(runner.runtime_of(f"t{tree}")).grant(f"t{tree}", "k").remaining == 0
         # 50 events at 1.00 x 10 h = 500.00 drew the commit; 50 later ones at 2.00 = 1,000.00.
         assert actor.invoices[0].rounded_total(8, 2) == (500 + 1000) * 10**8
     book.close()
@@ -149,9 +150,9 @@ customers: [{id: a, contract: {rate_card: r}}, {id: b, contract: {rate_card: r}}
     async with trio.open_nursery() as nursery:
         await nursery.start(runner.serve)
         before = book.last_posted
-        ack = await runner.submit(entry_input(move, "$.move", "USD"))
+        ack = await runner.submit(entry_input(runner.runtimes[0].catalog, move, 0, "$.move"))
         await runner.close()
-    assert ack.error == "$.move: set_parent at 2026-01-05T00:00:00Z: 'a' is in another account tree of this engine"
-    assert runner.customer("b").parent is None
+    assert ack.error == "input timeline-0: $.parent: unknown customer 'a'"
+    assert runner.runtime_of("b").parent["b"] is None
     assert book.last_posted == before
     book.close()

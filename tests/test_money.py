@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 from meterbook.actors.money import display, round_half_up, round_units, to_units
-from meterbook.actors.periods import remaining_fraction
+from meterbook.actors.periods import fraction_left
 from meterbook.scenarios.types import parse_at
 
 
@@ -36,7 +36,7 @@ def test_to_units_exact_and_half_up() -> None:
 
 
 def test_proration_by_elapsed_time() -> None:
-    assert remaining_fraction(parse_at("2026-01-16")) == Fraction(16, 31)
-    assert remaining_fraction(parse_at("2026-02-01")) == 1
+    assert fraction_left(parse_at("2026-01-16")) == Fraction(16, 31)
+    assert fraction_left(parse_at("2026-02-01")) == 1
     # An arbitrary second: 2026-01-16T12:34:56Z leaves 15 d 11:25:04 = 1,337,104 s of January's 2,678,400 s.
-    assert remaining_fraction(parse_at("2026-01-16T12:34:56Z")) == Fraction(1_337_104, 2_678_400)
+    assert fraction_left(parse_at("2026-01-16T12:34:56Z")) == Fraction(1_337_104, 2_678_400)

@@ -100,7 +100,7 @@ customers:
     # basic 10.00; on Jan 11 (21/31 left): -6.77 + 21.00; on Jan 21 (11/31): -11.00 + 22.00.
     assert total(r, "a", "2026-01-01") == "35.23"
     assert total(r, "a", "2026-02-01") == "62.00"
-    history = [(p, v) for _, p, v in r.engine.customers["a"].package_history]
+    history = [(p, v) for _, p, v in r.runtime.customer("a").package_history]
     assert history == [("basic", 0), ("pro", 0), ("max", 0)]
 
 
@@ -128,7 +128,7 @@ def test_new_version_applies_to_later_customers_until_migrated(run_text) -> None
     # late starts after the new version: provisioned from it.
     assert total(r, "late", "2026-02-01") == "9.00"
     assert r.amount("cr", r.balance("late", "cr", parse_at("2026-02-01"))) == "200"
-    assert [(p, v) for _, p, v in r.engine.customers["a"].package_history] == [("basic", 0), ("basic", 1)]
+    assert [(p, v) for _, p, v in r.runtime.customer("a").package_history] == [("basic", 0), ("basic", 1)]
 
 
 def test_revenue_by_package_sums_to_total(run_text) -> None:

@@ -8,8 +8,9 @@ from decimal import Decimal
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from meterbook.engine.build import entry_input
-from meterbook.engine.runtime import Engine
+from meterbook.engine.from_scenario import customer_inputs, entry_input
+from meterbook.engine.results import Results
+from meterbook.engine.simulate import runtime_for
 from meterbook.ledger import Book, violations
 from meterbook.scenarios import format as fmt
 from meterbook.scenarios.types import Amount, parse_at
@@ -30,23 +31,32 @@ def scenario(block: bool) -> fmt.Scenario:
 
 
 def expected_key(g) -> tuple:
-    narrow = len(g.products) if g.products is not None else 10**9
-    return (g.priority, 1 if g.paid else 0, narrow, g.end, g.start, g.id)
+    t = g.terms
+    narrow = len(t.products) if t.products is not None else 10**9
+    return (t.priority, 1 if t.paid else 0, narrow, t.end, t.start, t.id)
 
 
 class LedgerMachine(RuleBasedStateMachine):
     @initialize(block=st.booleans())
     def setup(self, block: bool) -> None:
         self.book = Book(":memory:")  # in-memory on purpose: hundreds of short runs
-        self.engine = Engine(scenario(block), self.book)
-        self.now = self.engine.scenario.start
+        s = scenario(block)
+        self.runtime = runtime_for(s, self.book)
+        self.results = Results(self.runtime)
+        for item in customer_inputs(self.runtime.catalog, s):
+            assert self.runtime.apply(item).status == "accepted"
+        self.now = s.start
         self.n = 0
-        self.engine.run_until(self.now)
+        self.runtime.advance_to(self.now)
+
+    def _grants(self) -> list:
+        return list(self.results.grants("c"))
 
     def _submit(self, entry: fmt.Entry) -> None:
         self.n += 1
-        self.engine.submit(entry_input(entry, f"$.timeline[{self.n}]", "USD"))
-        self.engine.run_until(entry.at)
+        self.runtime.advance_to(entry.at)
+        answer = self.runtime.apply(entry_input(self.runtime.catalog, entry, self.n, f"$.timeline[{self.n}]"))
+        assert answer.status == "accepted", answer
 
     @rule(amount=st.integers(1, 5000), priority=st.integers(0, 3), paid=st.booleans(),
           products=st.sampled_from([None, ["api"], ["compute"], ["api", "compute"]]),
@@ -58,26 +68,25 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(product=st.sampled_from(PRODUCTS), n=st.integers(1, 3000))
     def use(self, product: str, n: int) -> None:
-        actor = self.engine.customers["c"]
-        pool = actor.pools.get("USD")
-        before = {g.id: g.remaining for g in (pool.grants if pool else [])}
-        usable = sorted((g for g in (pool.grants if pool else [])
+        grants = {g.id: g for g in self._grants()}
+        before = {gid: g.remaining for gid, g in grants.items()}
+        usable = sorted((g for g in grants.values()
                          if g.remaining > 0 and g.start <= self.now < g.end
                          and (g.products is None or product in g.products)), key=expected_key)
         self._submit(fmt.Entry(at=self.now, usage=fmt.UsageEvent(id=f"e{self.n}", customer="c", event_type=product,
                                                                  properties={"n": n})))
-        drawn = [gid for gid, rem in before.items() if actor.grants[gid].remaining != rem]
+        drawn = [gid for gid, rem in before.items() if grants[gid].remaining != rem]
         order = [g.id for g in usable]
         # Draws form a prefix of the expected order, every grant but the last drained.
         assert drawn == order[: len(drawn)] or sorted(drawn, key=order.index) == order[: len(drawn)]
         for gid in sorted(drawn, key=order.index)[:-1]:
-            assert actor.grants[gid].remaining == 0
+            assert grants[gid].remaining == 0
 
     @rule(hours=st.integers(1, 24 * 40))
     def advance(self, hours: int) -> None:
-        target = min(self.now + hours * HOUR, self.engine.horizon - 1)
+        target = min(self.now + hours * HOUR, self.runtime.horizon - 1)
         self.now = target
-        self.engine.run_until(target)
+        self.runtime.advance_to(target)
 
     @invariant()
     def ledger_holds(self) -> None:
@@ -85,7 +94,7 @@ class LedgerMachine(RuleBasedStateMachine):
             return
         self.book.flush()
         assert violations(self.book.conn) == []
-        for g in self.engine.customers["c"].grants.values():
+        for g in self._grants():
             assert g.remaining >= 0
             assert -self.book.balance(f"grant/c/{g.id}") == g.remaining
 

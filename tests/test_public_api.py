@@ -6,7 +6,7 @@ from meterbook import actors, engine, ledger, scenarios
 
 
 def test_public_names() -> None:
-    assert sorted(engine.__all__) == ["Results", "Scenario", "check", "simulate"]
+    assert sorted(engine.__all__) == ["Results", "Runtime", "Scenario", "check", "load", "simulate"]
     assert sorted(ledger.__all__) == ["Book", "LedgerError", "export_file", "export_lines", "format_amount",
                                       "verify_file", "violations"]
     assert sorted(scenarios.__all__) == ["Amount", "At", "Scenario", "ScenarioError", "format_at", "load",

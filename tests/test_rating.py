@@ -93,9 +93,9 @@ timeline:
 
 
 def test_refused_event_leaves_grants_and_ledger_untouched(tmp_path) -> None:
-    from meterbook.engine.build import entry_input
-    from meterbook.engine.errors import InputError
-    from meterbook.engine.runtime import Engine
+    from meterbook.engine.from_scenario import customer_inputs, entry_input
+    from meterbook.engine.results import Results
+    from meterbook.engine.simulate import runtime_for
     from meterbook.ledger import Book
     from meterbook.scenarios import format as fmt
     from meterbook.scenarios import load_text, parse_at
@@ -112,15 +112,22 @@ customers: [{id: c, contract: {rate_card: r, credits: [{id: cr, amount: "100.00"
 """
     scenario = load_text(text, "t.yaml")
     book = Book(tmp_path / "l.sqlite")
-    engine = Engine(scenario, book)
+    runtime = runtime_for(scenario, book)
+    for item in customer_inputs(runtime.catalog, scenario):
+        assert runtime.apply(item).status == "accepted"
     at = parse_at("2026-01-05")
-    engine.run_until(at)
+    runtime.advance_to(at)
     before = book.last_posted
     bad = fmt.Entry(at=at, usage=fmt.UsageEvent(id="u", customer="c", event_type="e", properties={"x": 30, "y": -1}))
-    engine.submit(entry_input(bad, "$.bad", "USD"))
-    with pytest.raises(InputError, match="y is negative"):
-        engine.run_until(at)
-    assert engine.customers["c"].grants["cr"].remaining == 100_00000000
-    assert engine.customers["c"].aggs.get("a") is None or engine.customers["c"].aggs["a"].value == 0
+    answer = runtime.apply(entry_input(runtime.catalog, bad, None, "$.bad"))
+    assert (answer.status, answer.field) == ("refused", "$")
+    assert answer.reason == "usage u: y is negative (-1); send a correction as a credit"
+    assert Results(runtime).grant("c", "cr").remaining == 100_00000000
+    aggs = runtime.customer("c").aggs
+    assert aggs.get("a") is None or aggs["a"].value == 0
     assert book.last_posted == before
+    # The same id, corrected, is accepted: a refusal did not consume it.
+    good = fmt.Entry(at=at, usage=fmt.UsageEvent(id="u", customer="c", event_type="e", properties={"x": 30, "y": 1}))
+    assert runtime.apply(entry_input(runtime.catalog, good, None, "$.good")).status == "accepted"
+    assert Results(runtime).grant("c", "cr").remaining == 69_00000000
     book.close()

@@ -89,19 +89,18 @@ def test_rollover_is_capped(run_text) -> None:
     r = run_text(scenario(usage(1, "2026-01-05", 20), extra=', rollover: "0.5"'))
     # 200 granted, 20 used: 180 unused, cap 0.5 x 200 = 100 carried, 80 breakage.
     assert bal(r, "2026-02-01") == "300"
-    assert r.breakage("org", "cr", __import__("scenarios").parse_at("2026-01-01")) == 80_000_000
-    rolled = r.engine.customers["org"].grants["recurring-0/2026-01-01/rollover"]
-    assert (rolled.rollover, rolled.granted) == (True, 100_000_000)
+    assert r.breakage("org", "cr", __import__("meterbook.scenarios").scenarios.parse_at("2026-01-01")) == 80_000_000
+    rolled = r.grant("org", "recurring-0/2026-01-01/rollover")
+    assert (rolled.terms.rollover, rolled.terms.units) == (True, 100_000_000)
 
 
 def test_rollover_drawn_before_fresh_grant(run_text) -> None:
     r = run_text(scenario(usage(1, "2026-01-05", 150) + usage(2, "2026-02-05", 30), extra=', rollover: "1"'))
-    grants = r.engine.customers["org"].grants
-    assert grants["recurring-0/2026-01-01/rollover"].granted == 50_000_000
+    assert r.grant("org", "recurring-0/2026-01-01/rollover").terms.units == 50_000_000
     # February's 30 come from the 50 rolled over first.
     assert -r.book.balance("grant/org/recurring-0/2026-01-01/rollover",
-                           __import__("scenarios").parse_at("2026-02-05")) == 20_000_000
-    assert -r.book.balance("grant/org/recurring-0/2026-02-01", __import__("scenarios").parse_at("2026-02-05")) == 200_000_000
+                           __import__("meterbook.scenarios").scenarios.parse_at("2026-02-05")) == 20_000_000
+    assert -r.book.balance("grant/org/recurring-0/2026-02-01", __import__("meterbook.scenarios").scenarios.parse_at("2026-02-05")) == 200_000_000
 
 
 def test_individual_allocation_falls_back_to_pool(run_text) -> None:
@@ -177,10 +176,10 @@ def test_pooled_seats_added_together_round_per_seat(run_text) -> None:
 def test_departed_seat_does_not_roll_over(run_text) -> None:
     r = run_text(scenario("  - {at: 2026-01-10, remove_seats: {customer: org, subscription: seats, seats: [b]}}\n",
                           alloc="individual", extra=', rollover: "1"'))
-    grants = r.engine.customers["org"].grants
+    grants = {g.terms.id for g in r.grants("org")}
     assert "recurring-0/a/2026-01-01/rollover" in grants
     assert "recurring-0/b/2026-01-01/rollover" not in grants
-    assert r.breakage("org", "cr", __import__("scenarios").parse_at("2026-01-01")) == 100_000_000
+    assert r.breakage("org", "cr", __import__("meterbook.scenarios").scenarios.parse_at("2026-01-01")) == 100_000_000
 
 
 def test_overage_without_fiat_rate_is_refused_clearly(run_text) -> None:

@@ -1,0 +1,171 @@
+"""The Customer actor's state and the plumbing its parts share: prices, billing, holders.
+
+The Customer is one actor written in several modules, one job each (periods here and in
+customer.py, grants, seats and quantities, usage); they share this state and nothing else.
+Other actors (its CreditPools, Seats, ParentAccount, its payer) are reached by address only."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from meterbook.actors.accounts import Chart
+from meterbook.actors.catalog import Catalog, ContractSpec, GrantSpec, Price, RateCard, SubscriptionSpec
+from meterbook.actors.errors import CommandError, require
+from meterbook.actors.invoice import Invoice, Line
+from meterbook.actors.mailbox import Mailbox, pool_address, rollup_address, seat_address
+from meterbook.actors.messages import Charge, Rollup
+from meterbook.actors.money import round_to_display
+from meterbook.actors.periods import next_month, period_of
+from meterbook.actors.pool import CreditPool
+from meterbook.actors.rating import Aggregate
+from meterbook.actors.seat import Seat
+from meterbook.ledger import Book
+
+
+class PriceWindow:
+    """A cached price and the interval it stays in force, valid for one catalog version."""
+
+    __slots__ = ("price", "since", "until", "version")
+
+    def __init__(self, price: Price | None, since: int, until: int, version: int) -> None:
+        self.price = price
+        self.since = since
+        self.until = until
+        self.version = version
+
+
+class CustomerState:
+    """State of one customer account and the helpers every part of the actor uses."""
+
+    def __init__(
+        self, *, id: str, name: str, contract: ContractSpec, start: int, catalog: Catalog,
+        chart: Chart, book: Book, mail: Mailbox, horizon: int, seats: tuple[str, ...] = (),
+    ) -> None:
+        self.address = id
+        self.id = id
+        self.name = name
+        self.start = start
+        self.catalog = catalog
+        self.chart = chart
+        self.book = book
+        self.mail = mail
+        self.horizon = horizon
+        self.ancestors: tuple[str, ...] = ()
+        self.payer = id
+        self.assigned: dict[str, list[str]] = {}
+        self.quantity: dict[str, int] = {}
+        self.paid_max: dict[str, int] = {}
+        self.seats: dict[str, bool] = {}  # seat id -> still assigned (a removed one stays to period end)
+        self.holders: dict[str, str] = {}  # grant id -> address of the actor holding it
+        self.units_held: set[str] = set()
+        self.specs: dict[str, GrantSpec] = {}
+        self.recurring_amounts: dict[tuple[str, str | None], int] = {}
+        self.recurring_grants: dict[str, tuple[str, str | None]] = {}  # grant id -> (recurring id, seat)
+        self.invoices: list[Invoice] = []
+        self.invoice: Invoice | None = None
+        self.period_start = start
+        self.period_end = next_month(start)
+        self.aggs: dict[str, Aggregate] = {}
+        self.denied = 0
+        self.denied_ids: list[str] = []
+        self.breakage: dict[tuple[str, int], int] = {}
+        self.package_history: list[tuple[int, str | None, int]] = []
+        self._counter = 0
+        self._revenue: dict[tuple[str, str], int] = {}
+        self.contract = contract
+        self._install(contract, seats)
+
+    # -- contract -------------------------------------------------------------------------
+    def _install(self, contract: ContractSpec, seats: tuple[str, ...]) -> None:
+        self.contract = contract
+        self._overrides = RateCard(f"{self.id}/overrides")
+        self._prices: dict[str, PriceWindow] = {}
+        for product, starting_at, price in contract.overrides:
+            self._overrides.set(product, starting_at, price)
+        self.seat_keys = tuple(sorted({rc.seat_key for rc in contract.recurring if rc.allocation == "individual"}))
+        for sub in contract.subscriptions:
+            if sub.seat_based:
+                self.assigned.setdefault(sub.id, list(seats))
+            else:
+                self.quantity.setdefault(sub.id, sub.quantity)
+        for seat in seats:
+            self._seat(seat)
+
+    def _seat(self, seat: str) -> None:
+        """Mark a seat assigned, starting its actor on first use."""
+        if seat not in self.seats:
+            self.mail.spawn(Seat(seat_address(self.id, seat), self.id, seat, self.catalog.currency.id,
+                                 self.chart, self.book))
+        self.seats[seat] = True
+
+    def subscription(self, sub_id: str) -> SubscriptionSpec:
+        """One subscription of the contract, or a refusal naming it."""
+        for sub in self.contract.subscriptions:
+            if sub.id == sub_id:
+                return sub
+        raise CommandError(f"customer {self.id} has no subscription {sub_id!r}")
+
+    def next_id(self) -> int:
+        """A counter for names that must stay unique within this customer."""
+        self._counter += 1
+        return self._counter
+
+    def period_key(self, at_us: int) -> int:
+        """Start of this customer's period holding `at_us` (a first period may be short)."""
+        return period_of(self.start, at_us)
+
+    def price(self, product: str, at_us: int) -> Price | None:
+        """The price in force: the contract's override pins it, else the rate card's."""
+        cached = self._prices.get(product)
+        version = self.catalog.version
+        if cached is not None and cached.version == version and cached.since <= at_us < cached.until:
+            return cached.price
+        pinned, lo, hi = self._overrides.price_window(product, at_us)
+        if pinned is None:
+            card = self.catalog.rate_cards[self.contract.rate_card]
+            pinned, card_lo, card_hi = card.price_window(product, at_us)
+            lo, hi = max(lo, card_lo), min(hi, card_hi)
+        self._prices[product] = PriceWindow(pinned, lo, hi, version)
+        return pinned
+
+    # -- grant holders --------------------------------------------------------------------
+    def pool(self, unit: str) -> str:
+        """Address of this customer's CreditPool of `unit`, started on first use."""
+        if unit not in self.units_held:
+            self.units_held.add(unit)
+            self.mail.spawn(CreditPool(pool_address(self.id, unit), self.id, unit, self.catalog.currency.id,
+                                       self.chart, self.book, self.mail))
+        return pool_address(self.id, unit)
+
+    def holder_addresses(self) -> list[str]:
+        """Every actor holding grants of this customer, in a fixed order."""
+        return [pool_address(self.id, u) for u in sorted(self.units_held)] + [
+            seat_address(self.id, s) for s in self.seats]
+
+    # -- billing --------------------------------------------------------------------------
+    def bill(self, line: Line, at_us: int, kind: str, cause: str, revenue: int, key: str) -> None:
+        """Book a currency line to the paying customer's receivable; put it on this customer's
+        invoice, or send it to the payer's (`payer: parent`)."""
+        if line.package is None:
+            line.package = self.contract.package
+        self.book.post(key, at_us, kind, cause, [(self.chart.unbilled(self.payer), line.units), (revenue, -line.units)])
+        if self.payer == self.id:
+            invoice = self.invoice
+            require(invoice is not None, f"customer {self.id} has no open invoice at this time")
+            assert invoice is not None
+            invoice.add(line)
+        else:
+            self.mail.tell(self.payer, Charge(
+                kind=line.kind, description=line.description, units=line.units, source=self.id,
+                product=line.product, quantity=line.quantity, unit=line.unit, package=line.package, cause=cause))
+
+    def money_line(self, value: Fraction) -> int:
+        """A currency amount rounded half-up to the cent, at the ledger scale (rule 3)."""
+        cur = self.catalog.currency
+        return round_to_display(value, cur.scale, cur.decimals)
+
+    def roll_up(self, msg: Rollup) -> None:
+        """Send a roll-up to this account's ParentAccount and to every ancestor's."""
+        self.mail.tell(rollup_address(self.id), msg)
+        for ancestor in self.ancestors:
+            self.mail.tell(rollup_address(ancestor), msg)

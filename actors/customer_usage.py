@@ -1,0 +1,205 @@
+"""The Customer actor, usage: rate an event on every product it feeds, draw grants through
+reserve -> commit / release across the event's seat, the customer's pool and its ancestors'
+pools, and book what no grant covered (rules 4 and 5)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from meterbook.actors.catalog import Price, Product
+from meterbook.actors.customer_state import CustomerState
+from meterbook.actors.drawdown import rank, take_in_order
+from meterbook.actors.errors import require
+from meterbook.actors.mailbox import pool_address, seat_address
+from meterbook.actors.messages import (
+    Charge,
+    Commit,
+    Drawn,
+    DrawnTake,
+    Held,
+    Offer,
+    Quote,
+    Release,
+    Reserve,
+    Rollup,
+    Take,
+    Usage,
+)
+from meterbook.actors.rating import Aggregate, charge_units, event_quantity
+
+
+class Rated(msgspec.Struct):
+    """One product's share of an event: its charge and the holds placed to cover it."""
+
+    product: Product
+    price: Price
+    agg: Aggregate
+    quantity: Decimal | int | str
+    after: Decimal | int
+    charge: int
+    holds: list[str] = []
+    covered: int = 0
+
+
+class UsageMixin(CustomerState):
+    """Usage rating and drawdown."""
+
+    def on_usage(self, msg: Usage, now: int) -> None:
+        """Rate one event, hold grants for each charge, then commit all or release all."""
+        products = self.catalog.by_event_type.get(msg.event_type)
+        if not products:
+            return
+        rated = self._rate(msg, products, now)
+        block = self.contract.on_exhausted == "block"
+        try:
+            for r in rated:
+                if r.charge > 0:
+                    self._hold(msg, r, now)
+            short = [r for r in rated if r.covered < r.charge]
+            unpriced = [r for r in short if not self.catalog.units[r.price.unit].billable]
+            require(block or not unpriced,
+                    f"usage {msg.id}: credit type {unpriced[0].price.unit if unpriced else ''!r} has no "
+                    "fiat_per_credit, so its overage cannot be billed")
+        except BaseException:
+            self._release(msg, rated)
+            raise
+        if block and short:
+            # Rule 5: an event that cannot be covered in full is denied whole, nothing drawn.
+            self._release(msg, rated)
+            self.denied += 1
+            self.denied_ids.append(msg.id)
+            return
+        for r in rated:
+            r.agg.commit(r.quantity, r.after)
+            if r.charge > 0:
+                self._book(msg, r, now)
+
+    def _rate(self, msg: Usage, products: list[Product], now: int) -> list[Rated]:
+        """The charge the event adds on each product it feeds (nothing is changed yet)."""
+        rated = []
+        props = msg.properties
+        for product in products:
+            metric = product.metric
+            assert metric is not None
+            if metric.filters and not metric.matches(props):
+                continue
+            qty = event_quantity(metric, props)
+            if qty is None:
+                continue
+            # A negative quantity would lower the period's aggregate and get re-billed later;
+            # corrections are credits, not negative usage.
+            require(type(qty) is str or qty >= 0,  # type: ignore[operator]
+                    f"usage {msg.id}: {metric.property} is negative ({qty}); send a correction as a credit")
+            price = self.price(product.id, now)
+            if price is None:
+                continue
+            agg = self.aggs.get(product.id)
+            if agg is None:
+                agg = self.aggs[product.id] = Aggregate(metric.aggregation)
+            after = agg.after(qty)
+            rated.append(Rated(product, price, agg, qty, after, charge_units(price, agg.value, after, price.scale)))
+        return rated
+
+    def _hold(self, msg: Usage, r: Rated, now: int) -> None:
+        """Hold what the event's seat, then the pooled grants (own and ancestors'), can give."""
+        unit, product, need = r.price.unit, r.product.id, r.charge
+        hold = f"{msg.cause}:{product}"
+        for key in self.seat_keys:
+            seat = msg.properties.get(key)
+            if seat is not None and str(seat) in self.seats and need > r.covered:
+                r.covered += self._ask_held(seat_address(self.id, str(seat)), r, Reserve(
+                    hold=hold, unit=unit, product=product, at_us=now, units=need - r.covered,
+                    requester=self.id, cause=msg.cause))
+        if need <= r.covered:
+            return
+        if not self.ancestors:
+            if unit in self.units_held:
+                r.covered += self._ask_held(pool_address(self.id, unit), r, Reserve(
+                    hold=hold, unit=unit, product=product, at_us=now, units=need - r.covered,
+                    requester=self.id, cause=msg.cause))
+            return
+        self._hold_across(msg, r, hold, now)
+
+    def _hold_across(self, msg: Usage, r: Rated, hold: str, now: int) -> None:
+        """Rule 4 across owners: quote every pool that may pay, merge in rank order (own
+        before an ancestor's, nearer before farther), then take exactly the plan."""
+        unit, product = r.price.unit, r.product.id
+        offered: list[tuple[tuple[Any, ...], tuple[str, str], int]] = []
+        for distance, owner in enumerate((self.id, *self.ancestors)):
+            offer = self.mail.ask(pool_address(owner, unit), Quote(
+                unit=unit, product=product, at_us=now, requester=self.id, cause=msg.cause))
+            if isinstance(offer, Offer):
+                offered += [(rank(o.rank, distance, o.grant), (offer.holder, o.grant), o.units) for o in offer.items]
+        offered.sort(key=lambda item: item[0])
+        takes_in_order, _ = take_in_order(((source, units) for _, source, units in offered), r.charge - r.covered)
+        plan: dict[str, list[tuple[str, int]]] = {}
+        for (holder, grant), take in takes_in_order:
+            plan.setdefault(holder, []).append((grant, take))
+        for holder, takes in plan.items():
+            r.covered += self._ask_held(holder, r, Take(hold=hold, takes=tuple(takes), requester=self.id,
+                                                        cause=msg.cause))
+
+    def _ask_held(self, holder: str, r: Rated, msg: Reserve | Take) -> int:
+        held = self.mail.ask(holder, msg)
+        if not isinstance(held, Held):
+            return 0
+        r.holds.append(holder)
+        return held.units
+
+    def _release(self, msg: Usage, rated: list[Rated]) -> None:
+        for r in rated:
+            hold = f"{msg.cause}:{r.product.id}"
+            for holder in r.holds:
+                self.mail.ask(holder, Release(hold=hold, cause=msg.cause))
+            r.holds = []
+
+    def _book(self, msg: Usage, r: Rated, now: int) -> None:
+        """Commit the holds of one rated charge and book it in one ledger transaction."""
+        hold = f"{msg.cause}:{r.product.id}"
+        takes: list[DrawnTake] = []
+        for holder in r.holds:
+            drawn = self.mail.ask(holder, Commit(hold=hold, at_us=now, requester=self.id, cause=msg.cause))
+            assert isinstance(drawn, Drawn)
+            takes += drawn.takes
+        product, unit, charge = r.product, r.price.unit, r.charge
+        chart = self.chart
+        currency = self.catalog.currency.id
+        unbilled = chart.unbilled(self.payer)
+        rev = self._revenue.get((product.id, unit))
+        if rev is None:
+            rev = self._revenue[(product.id, unit)] = chart.revenue(product.id, unit)
+        legs = [(rev, -charge)]
+        postpaid = 0
+        for t in takes:
+            legs.append((t.account, t.units))
+            if t.postpaid:
+                postpaid += t.units
+                legs += [(unbilled, t.units), (chart.commit_contract(t.owner, t.grant), -t.units)]
+        left = charge - r.covered
+        billed = 0
+        if left:
+            if unit == currency:
+                billed = left
+                legs.append((unbilled, left))
+            else:
+                billed = self.catalog.fiat_units(unit, left)
+                legs += [(chart.overage(unit), left), (unbilled, billed), (chart.revenue(product.id, currency), -billed)]
+        self.book.post(f"{msg.cause}:{product.id}", now, "usage", msg.cause, legs)
+        self._accrue(product, unit, charge, billed + postpaid, charge - left - postpaid, msg.cause)
+        if unit == currency:
+            self.roll_up(Rollup(source=self.id, at_us=now, usage_units=charge, cause=msg.cause))
+
+    def _accrue(self, product: Product, unit: str, gross: int, money: int, credits: int, cause: str) -> None:
+        """Add to the product's usage line, here or on the payer's invoice."""
+        if self.payer == self.id:
+            invoice = self.invoice
+            require(invoice is not None, f"customer {self.id} has no open invoice")
+            assert invoice is not None
+            invoice.accrue_usage(product.id, product.name, self.id, True, unit, money, gross, credits,
+                                 self.contract.package)
+        else:
+            self.mail.tell(self.payer, Charge(
+                kind="usage", description=product.name, units=money, source=self.id, product=product.id,
+                unit=unit, package=self.contract.package, gross_units=gross, credits_units=credits, cause=cause))

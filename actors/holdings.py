@@ -1,0 +1,157 @@
+"""Grants held by one actor (a CreditPool or a Seat): ranking, holds, draws and retirement.
+
+Plain state and functions, not an actor: the CreditPool and the Seat each own one Holdings
+and are the only ones to touch it. Amounts are integers at the unit's ledger scale."""
+
+from __future__ import annotations
+
+from meterbook.actors.accounts import Chart
+from meterbook.actors.drawdown import base_key, ordered, plan
+from meterbook.actors.errors import require
+from meterbook.actors.messages import DrawnTake, GrantTerms, Offered, Retired
+from meterbook.errors import invariant
+from meterbook.ledger import Book
+
+
+class Grant:
+    """A commit or credit as its holder keeps it: terms, what is left, its rank."""
+
+    __slots__ = ("draws", "key", "remaining", "terms")
+
+    def __init__(self, terms: GrantTerms) -> None:
+        self.terms = terms
+        self.remaining = terms.units
+        # Rule 4 before the hierarchy tie-breaks (owner distance, then grant id).
+        self.key = base_key(terms.priority, terms.rollover, terms.paid, terms.products, terms.end, terms.start)
+        self.draws: dict[str, int] = {}  # by descendant, for shared grants
+
+    @property
+    def id(self) -> str:
+        """The grant id."""
+        return self.terms.id
+
+    @property
+    def start(self) -> int:
+        """When it starts paying."""
+        return self.terms.start
+
+    @property
+    def end(self) -> int:
+        """When it stops (half-open)."""
+        return self.terms.end
+
+    @property
+    def products(self) -> frozenset[str] | None:
+        """What it may pay for (None: every usage product)."""
+        return self.terms.products
+
+    def admits(self, customer: str) -> bool:
+        """Whether `customer` may draw it: the owner always; a descendant per child_access."""
+        access = self.terms.child_access
+        if customer == self.terms.owner:
+            return True
+        return access == "all" or (not isinstance(access, str) and customer in access)
+
+
+class Holdings:
+    """The grants one actor holds, the holds placed on them, and their ledger effects."""
+
+    def __init__(self, owner: str, chart: Chart, book: Book) -> None:
+        self.owner = owner
+        self.chart = chart
+        self.book = book
+        self.grants: dict[str, Grant] = {}
+        self.active: list[Grant] = []  # funded, not retired, in funding order
+        self.holds: dict[str, list[tuple[Grant, int]]] = {}
+
+    def fund(self, terms: GrantTerms) -> None:
+        """Hold a newly funded grant (its funding is booked by whoever granted it)."""
+        require(terms.id not in self.grants, f"grant id {terms.id!r} already used for {self.owner}")
+        g = Grant(terms)
+        self.grants[terms.id] = g
+        self.active.append(g)
+
+    def ranked(self, unit: str, product: str, at_us: int, requester: str) -> list[Grant]:
+        """Usable grants of `unit` that `requester` may draw, in rule-4 order."""
+        mine = [g for g in self.active if g.terms.unit == unit and g.admits(requester)]
+        return ordered([(0, mine)], product, at_us)
+
+    def offer(self, unit: str, product: str, at_us: int, requester: str) -> tuple[Offered, ...]:
+        """A read-only quote: what each usable grant could give, with its rank."""
+        return tuple(Offered(g.key, g.terms.id, g.remaining) for g in self.ranked(unit, product, at_us, requester))
+
+    def reserve(self, hold: str, unit: str, product: str, at_us: int, units: int, requester: str) -> int:
+        """Set aside up to `units` in rule-4 order; returns what was set aside."""
+        takes, left = plan(self.ranked(unit, product, at_us, requester), units)
+        for g, take in takes:
+            g.remaining -= take
+        self._hold(hold, takes)
+        return units - left
+
+    def take(self, hold: str, plan: tuple[tuple[str, int], ...]) -> int:
+        """Set aside exactly the planned amounts (checked: never below zero)."""
+        takes = []
+        for grant_id, units in plan:
+            g = self.grants[grant_id]
+            invariant(0 < units <= g.remaining, f"{self.owner}: take {units} of {grant_id} leaving {g.remaining}")
+            g.remaining -= units
+            takes.append((g, units))
+        self._hold(hold, takes)
+        return sum(units for _, units in takes)
+
+    def _hold(self, hold: str, takes: list[tuple[Grant, int]]) -> None:
+        invariant(hold not in self.holds, f"{self.owner}: hold {hold} placed twice")
+        self.holds[hold] = takes
+
+    def commit(self, hold: str, requester: str) -> tuple[DrawnTake, ...]:
+        """Make a hold final; what it drew, grant by grant, for the requester's posting."""
+        out = []
+        for g, units in self.holds.pop(hold, ()):
+            t = g.terms
+            if requester != t.owner:
+                g.draws[requester] = g.draws.get(requester, 0) + units
+            out.append(DrawnTake(grant=t.id, owner=t.owner, account=t.account, units=units,
+                                 postpaid=t.commit_type == "postpaid"))
+        return tuple(out)
+
+    def release(self, hold: str) -> None:
+        """Give a hold back."""
+        for g, units in self.holds.pop(hold, ()):
+            g.remaining += units
+
+    def retire(self, grant_id: str, kind: str, carry_cap: int, carry_end: int, now: int, cause: str,
+               currency: str) -> Retired | None:
+        """End a grant now: roll over up to `carry_cap`, book the rest as breakage (a postpaid
+        commit in the currency is trued up instead: its caller bills the line)."""
+        g = self.grants.get(grant_id)
+        if g is None or g not in self.active:
+            return None
+        t = g.terms
+        rolled = None
+        carry = min(g.remaining, carry_cap)
+        if carry > 0:
+            rolled = f"{t.id}/rollover"
+            account = self.chart.grant(t.owner, rolled, t.unit)
+            self.book.post(f"rollover:{t.owner}:{t.id}", now, "rollover", cause,
+                           [(t.account, carry), (account, -carry)])
+            g.remaining -= carry
+            self.fund(GrantTerms(id=rolled, owner=t.owner, unit=t.unit, units=carry, priority=t.priority,
+                                 paid=t.paid, products=t.products, start=now, end=carry_end, account=account,
+                                 rollover=True, recurring=None))
+        left = g.remaining
+        true_up = left if left and t.commit_type == "postpaid" and t.unit == currency else 0
+        self.book.post(f"{kind}:{t.owner}:{t.id}", now, kind, cause,
+                       [(t.account, left), (self.chart.breakage(t.unit), -left)])
+        g.remaining = 0
+        self.active.remove(g)
+        return Retired(unit=t.unit, breakage=left, rolled=rolled, true_up=true_up)
+
+    def forfeit_recurring(self, now: int, cause: str, currency: str) -> tuple[Retired, ...]:
+        """Retire every recurring or rolled-over grant (a package change forfeits them)."""
+        out = []
+        for g in [g for g in self.active if g.terms.recurring is not None or g.terms.rollover]:
+            retired = self.retire(g.terms.id, "forfeit", 0, 0, now, cause, currency)
+            if retired is not None:
+                out.append(retired)
+        return tuple(out)
+

@@ -1,0 +1,197 @@
+"""The one place a scenario file becomes engine terms: the catalog, package terms, and the
+stream of inputs (declared customers, timeline entries, generated and CSV usage) in order."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+
+from meterbook.actors import Catalog, RecurringSpec, Unit
+from meterbook.actors.catalog import (
+    FOREVER,
+    ContractTerms,
+    GrantTemplate,
+    Metric,
+    Price,
+    Product,
+    RateCard,
+    SubscriptionSpec,
+    make_price,
+)
+from meterbook.engine import inputs as ins
+from meterbook.scenarios import format as fmt
+from meterbook.scenarios.generators import generated_entries
+
+# The rulebook's name for each kind of input, for messages.
+KIND = {
+    ins.CreateCustomer: "customer", ins.RecordUsage: "usage", ins.AddSeats: "add_seats",
+    ins.RemoveSeats: "remove_seats", ins.SetQuantity: "set_quantity", ins.BuyCredits: "buy_credits",
+    ins.ChangePackage: "change_package", ins.SetParent: "set_parent", ins.UpdateRate: "update_rate",
+    ins.UpdatePackage: "update_package",
+}
+
+
+def kind_of(item: ins.Input) -> str:
+    """The rulebook's name of an input's kind (migrate_package is a change_package)."""
+    if isinstance(item, ins.ChangePackage) and item.migrate:
+        return "migrate_package"
+    return KIND[type(item)]
+
+
+def build_catalog(s: fmt.Scenario) -> Catalog:
+    """Units, products and rate cards (with their effective-dated rates) of a scenario."""
+    currency = Unit(id=s.currency, decimals=2, is_currency=True)
+    units = {s.currency: currency}
+    for ct in s.credit_types:
+        units[ct.id] = Unit(id=ct.id, decimals=ct.decimals, is_currency=False,
+                            fiat_per_credit=Decimal(ct.fiat_per_credit) if ct.fiat_per_credit is not None else None)
+    products = {}
+    for p in s.products:
+        metric = None
+        if p.metric is not None:
+            filters = tuple(sorted((k, frozenset(str(v) for v in vals)) for k, vals in p.metric.filters.items()))
+            metric = Metric(p.metric.event_type, p.metric.aggregation, p.metric.property, filters)
+        products[p.id] = Product(id=p.id, name=p.name or p.id, kind=p.type, metric=metric)
+    catalog = Catalog(currency, units, products)
+    for card in s.rate_cards:
+        rc = RateCard(card.id)
+        for rate in card.rates:
+            rc.set(rate.product, rate.starting_at if rate.starting_at is not None else -FOREVER,
+                   price_of(catalog, rate.credit_type, rate.price, rate.tiers))
+        catalog.rate_cards[card.id] = rc
+    return catalog
+
+
+def price_of(catalog: Catalog, credit_type: str | None, price: Decimal | None,
+             tiers: list[fmt.Tier] | None) -> Price:
+    """A domain Price from a rate's fields (`credit_type` absent: the currency)."""
+    unit = catalog.units[credit_type or catalog.currency.id]
+    flat = Decimal(price) if price is not None else None
+    tier_tuple = None
+    if tiers is not None:
+        tier_tuple = tuple((Decimal(t.up_to) if t.up_to is not None else None, Decimal(t.price)) for t in tiers)
+    return make_price(unit, flat, tier_tuple)
+
+
+def terms_of(catalog: Catalog, c: fmt.Contract) -> ContractTerms:
+    """A contract or package of the file, in domain terms (grant ids resolved)."""
+    cur = catalog.currency.id
+
+    def template(g: fmt.Credit, gid: str, kind: str) -> GrantTemplate:
+        commit = g if isinstance(g, fmt.Commit) else None
+        return GrantTemplate(
+            id=g.id or gid, kind="commit" if kind == "commit" else "credit",
+            commit_type=commit.type if commit is not None else None, unit=g.credit_type or cur,
+            amount=Decimal(g.amount), priority=g.priority, start=g.start, end=g.end, months=g.months,
+            products=frozenset(g.products) if g.products is not None else None,
+            child_access=g.child_access if isinstance(g.child_access, str) else frozenset(g.child_access),
+            invoice=tuple((item.at, Decimal(item.amount)) for item in commit.invoice) if commit is not None else ())
+
+    grants = [template(cr, f"credit-{i}", "credit") for i, cr in enumerate(c.credits)]
+    grants += [template(cm, f"commit-{i}", "commit") for i, cm in enumerate(c.commits)]
+    recurring = tuple(
+        RecurringSpec(
+            id=rc.id or f"recurring-{i}", unit=rc.credit_type or cur, amount=Decimal(rc.amount),
+            per_seat_of=rc.per_seat_of, allocation=rc.allocation, seat_key=rc.seat_key,
+            priority=rc.priority, rollover=Decimal(rc.rollover) if rc.rollover is not None else None,
+            products=frozenset(rc.products) if rc.products is not None else None)
+        for i, rc in enumerate(c.recurring_credits))
+    subs = tuple(
+        SubscriptionSpec(id=sub.id, product=sub.product,
+                         quantity=sub.quantity if sub.quantity is not None else (0 if sub.seat_based else 1),
+                         seat_based=sub.seat_based, proration=sub.proration)
+        for sub in c.subscriptions)
+    overrides = tuple(
+        (o.product, o.starting_at if o.starting_at is not None else -FOREVER,
+         price_of(catalog, o.credit_type, o.price, o.tiers))
+        for o in c.overrides)
+    return ContractTerms(rate_card=c.rate_card, overrides=overrides, subscriptions=subs, grants=tuple(grants),
+                         recurring=recurring, on_exhausted=c.on_exhausted)
+
+
+def packages_of(catalog: Catalog, s: fmt.Scenario) -> dict[str, ContractTerms]:
+    """Every declared package, in domain terms."""
+    return {p.id: terms_of(catalog, p) for p in s.packages}
+
+
+def customer_inputs(catalog: Catalog, s: fmt.Scenario) -> list[ins.CreateCustomer]:
+    """Declared customers as create commands at the scenario's start (parents first in file
+    order is not required: a child is created after its parent)."""
+    out: list[ins.CreateCustomer] = []
+    pending = list(enumerate(s.customers))
+    made: set[str] = set()
+    while pending:
+        later = []
+        for i, c in pending:
+            if c.parent is not None and c.parent not in made:
+                later.append((i, c))
+                continue
+            made.add(c.id)
+            out.append(ins.CreateCustomer(
+                id=c.id, at_us=s.start, source=f"$.customers[{i}]", customer=c.id, name=c.name or c.id,
+                start_us=c.start if c.start is not None else s.start, package=c.package,
+                terms=terms_of(catalog, c.contract) if c.contract is not None else None, seats=tuple(c.seats),
+                parent=c.parent, payer=c.payer))
+        if len(later) == len(pending):
+            break  # a cycle: the loader refuses those before we get here
+        pending = later
+    return out
+
+
+def entry_input(catalog: Catalog, entry: fmt.Entry, index: int | None, source: str) -> ins.Input:
+    """The engine input for one timeline (or generated) entry. Ids: the usage id; for a
+    command its `id:`, else its place in the timeline."""
+    at = entry.at
+    if entry.usage is not None:
+        u = entry.usage
+        return ins.RecordUsage(id=u.id, at_us=at, source=source, customer=u.customer, event_type=u.event_type,
+                               properties=u.properties)
+    cid = entry.id or f"timeline-{index}"
+    if entry.update_rate is not None:
+        r = entry.update_rate
+        return ins.UpdateRate(id=cid, at_us=at, source=source, rate_card=r.rate_card, product=r.product,
+                              price=price_of(catalog, r.credit_type, r.price, r.tiers))
+    if entry.update_package is not None:
+        return ins.UpdatePackage(id=cid, at_us=at, source=source, package=entry.update_package.package,
+                                 terms=terms_of(catalog, entry.update_package))
+    if entry.add_seats is not None:
+        a = entry.add_seats
+        return ins.AddSeats(id=cid, at_us=at, source=source, customer=a.customer, subscription=a.subscription,
+                            seats=tuple(a.seats))
+    if entry.remove_seats is not None:
+        r2 = entry.remove_seats
+        return ins.RemoveSeats(id=cid, at_us=at, source=source, customer=r2.customer, subscription=r2.subscription,
+                               seats=tuple(r2.seats))
+    if entry.set_quantity is not None:
+        q = entry.set_quantity
+        return ins.SetQuantity(id=cid, at_us=at, source=source, customer=q.customer, subscription=q.subscription,
+                               quantity=q.quantity)
+    if entry.buy_credits is not None:
+        b = entry.buy_credits
+        return ins.BuyCredits(
+            id=cid, at_us=at, source=source, customer=b.customer, grant=b.id or f"purchase-{index}",
+            unit=b.credit_type or catalog.currency.id, amount=Decimal(b.amount), price=Decimal(b.price),
+            priority=b.priority, end_us=b.end if b.end is not None else FOREVER,
+            products=frozenset(b.products) if b.products is not None else None)
+    if entry.set_parent is not None:
+        sp = entry.set_parent
+        return ins.SetParent(id=cid, at_us=at, source=source, customer=sp.customer, parent=sp.parent, payer=sp.payer)
+    cp = entry.change_package or entry.migrate_package
+    assert cp is not None
+    return ins.ChangePackage(id=cid, at_us=at, source=source, customer=cp.customer, package=cp.to,
+                             migrate=entry.migrate_package is not None)
+
+
+def scenario_inputs(catalog: Catalog, s: fmt.Scenario, file: str, base: Path) -> Iterator[ins.Input]:
+    """Every input of a scenario in apply order: by time, then phase, then file order
+    (timeline before generated usage at one instant). Generated usage is streamed."""
+    yield from customer_inputs(catalog, s)
+    timeline = sorted(
+        (entry_input(catalog, e, i, f"$.timeline[{i}]") for i, e in enumerate(s.timeline)),
+        key=lambda item: (item.at_us, item.phase))
+    generated = (entry_input(catalog, e, None, f"$.usage[generated {k}]")
+                 for k, e in enumerate(sorted(generated_entries(s, file, base), key=lambda e: e.at)))
+    merged: Iterable[ins.Input] = heapq.merge(timeline, generated, key=lambda item: (item.at_us, item.phase))
+    yield from merged

@@ -1,0 +1,135 @@
+"""The engine's own inputs: what `Runtime.apply` takes, whatever the source.
+
+A scenario file's entries are converted into these in one place (engine/from_scenario.py);
+the HTTP API will convert its request bodies into the same Structs. Nothing here is a
+scenario-format type, so the file format and the engine can change apart. Every input has an
+id (exactly-once) and a business time; `source` only says where it came from, for errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+import msgspec
+from meterbook.actors.catalog import ContractTerms, Price
+from meterbook.actors.messages import Phase
+
+
+class Input(msgspec.Struct, frozen=True, kw_only=True):
+    """Common fields: a unique id, the business time, and where it came from."""
+
+    id: str
+    at_us: int
+    source: str = ""
+
+    phase: ClassVar[Phase] = Phase.COMMAND  # not a field: where it applies within its instant
+
+
+class CreateCustomer(Input, frozen=True, kw_only=True):
+    """A customer and its contract (or the package it is provisioned from) from `start_us`."""
+
+    customer: str
+    name: str
+    start_us: int
+    package: str | None = None
+    terms: ContractTerms | None = None
+    seats: tuple[str, ...] = ()
+    parent: str | None = None
+    payer: Literal["self", "parent"] = "self"
+
+    phase: ClassVar[Phase] = Phase.CATALOG
+
+
+class RecordUsage(Input, frozen=True, kw_only=True):
+    """One usage event."""
+
+    customer: str
+    event_type: str
+    properties: dict[str, Any]
+
+    phase: ClassVar[Phase] = Phase.USAGE
+
+
+class AddSeats(Input, frozen=True, kw_only=True):
+    """Assign seats on a seat-based subscription."""
+
+    customer: str
+    subscription: str
+    seats: tuple[str, ...]
+
+
+class RemoveSeats(Input, frozen=True, kw_only=True):
+    """Unassign seats (effective next period)."""
+
+    customer: str
+    subscription: str
+    seats: tuple[str, ...]
+
+
+class SetQuantity(Input, frozen=True, kw_only=True):
+    """Set the quantity of a quantity subscription."""
+
+    customer: str
+    subscription: str
+    quantity: int
+
+
+class BuyCredits(Input, frozen=True, kw_only=True):
+    """An add-on credit purchase."""
+
+    customer: str
+    grant: str
+    unit: str
+    amount: Decimal
+    price: Decimal
+    priority: int
+    end_us: int
+    products: frozenset[str] | None = None
+
+
+class ChangePackage(Input, frozen=True, kw_only=True):
+    """Move a customer to another package, or (`migrate`) to the newest version of its own."""
+
+    customer: str
+    package: str
+    migrate: bool = False
+
+
+class SetParent(Input, frozen=True, kw_only=True):
+    """Move a customer under another (or to the top with `parent` None)."""
+
+    customer: str
+    parent: str | None
+    payer: Literal["self", "parent"] | None = None
+
+
+class UpdateRate(Input, frozen=True, kw_only=True):
+    """A new rate on a rate card from `at_us` on."""
+
+    rate_card: str
+    product: str
+    price: Price
+
+    phase: ClassVar[Phase] = Phase.CATALOG
+
+
+class UpdatePackage(Input, frozen=True, kw_only=True):
+    """A new version of a package from `at_us` on (customers provisioned later get it)."""
+
+    package: str
+    terms: ContractTerms
+
+    phase: ClassVar[Phase] = Phase.CATALOG
+
+
+class Answer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What `apply` says of one input. Refused: `field` is a path inside the input, `reason`
+    says why; nothing it would have done was done."""
+
+    input_id: str
+    status: Literal["accepted", "duplicate", "refused"]
+    field: str | None = None
+    reason: str | None = None
+
+
+CUSTOMER_INPUTS = (RecordUsage, AddSeats, RemoveSeats, SetQuantity, BuyCredits, ChangePackage, SetParent)

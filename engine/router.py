@@ -1,0 +1,80 @@
+"""Delivery of messages between actors, in the deterministic order of one engine.
+
+The router is the engine's side of `actors.mailbox.Mailbox`: it owns the actors (by address),
+the timeline of timers, and the queue of told messages. `deliver` runs one step: the target's
+handler, then every message told during it, in order. Asks run in-line inside the step. Since
+one router serves whole account trees and nothing else runs during a step, draws across actors
+(reserve -> commit / release) are race-free, in simulation and live alike."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from meterbook.actors.mailbox import Actor
+from meterbook.actors.messages import Msg, Phase
+from meterbook.errors import invariant
+from sortedcontainers import SortedList
+
+ENGINE = ""  # the address of the engine itself, for timers the engine sets (package provisioning)
+
+
+class Router:
+    """Actors by address, a timeline keyed (time, phase, sequence), and a told-message queue."""
+
+    def __init__(self, horizon: int) -> None:
+        self.horizon = horizon
+        self.actors: dict[str, Actor] = {}
+        self.timeline: SortedList = SortedList()
+        self.outbox: deque[tuple[str, Msg]] = deque()
+        self.seq = 0
+        self.now = 0
+        self.engine: Actor | None = None
+
+    # -- the Mailbox protocol ------------------------------------------------------------
+    def ask(self, target: str, msg: Msg) -> Any:
+        """Deliver now and return the answer (None when nobody lives at `target`)."""
+        actor = self.actors.get(target)
+        return None if actor is None else actor.handle(msg, self.now)
+
+    def tell(self, target: str, msg: Msg) -> None:
+        """Queue for delivery after the current handler."""
+        self.outbox.append((target, msg))
+
+    def later(self, at_us: int, phase: Phase, target: str, msg: Msg) -> None:
+        """Set a timer; past the horizon's period closes nothing is delivered."""
+        if at_us > self.horizon or (at_us == self.horizon and phase > Phase.CLOSE):
+            return
+        invariant(at_us >= self.now, f"timer for {target} at {at_us} is in the past ({self.now})")
+        self.seq += 1
+        self.timeline.add((at_us, int(phase), self.seq, target, msg))
+
+    def spawn(self, actor: Actor) -> None:
+        """Start an actor at its address; one already there stays."""
+        self.actors.setdefault(actor.address, actor)
+
+    # -- stepping -------------------------------------------------------------------------
+    def deliver(self, target: str, msg: Msg) -> None:
+        """One step: the target's handler, then everything told meanwhile."""
+        actor = self.engine if target == ENGINE else self.actors.get(target)
+        invariant(actor is not None, f"no actor at {target!r}")
+        assert actor is not None
+        try:
+            actor.handle(msg, self.now)
+            outbox = self.outbox
+            while outbox:
+                to, told = outbox.popleft()
+                receiver = self.actors.get(to)
+                invariant(receiver is not None, f"no actor at {to!r} for {type(told).__name__}")
+                assert receiver is not None
+                receiver.handle(told, self.now)
+        finally:
+            self.outbox.clear()
+
+    def next_due(self, bound: tuple[int, int]) -> tuple[int, int, int, str, Msg] | None:
+        """Take the next timer due before `bound` (time, phase), if any."""
+        timeline = self.timeline
+        if timeline and timeline[0][:2] < bound:
+            entry: tuple[int, int, int, str, Msg] = timeline.pop(0)
+            return entry
+        return None
