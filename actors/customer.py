@@ -16,7 +16,7 @@ from meterbook.actors.customer_seats import SeatsMixin
 from meterbook.actors.customer_usage import UsageMixin
 from meterbook.actors.errors import CommandError, require
 from meterbook.actors.invoice import Invoice, Line
-from meterbook.actors.mailbox import Mailbox, rollup_address
+from meterbook.actors.mailbox import Mailbox
 from meterbook.actors.messages import (
     Activate,
     AddSeats,
@@ -38,7 +38,6 @@ from meterbook.actors.messages import (
     Start,
     Usage,
 )
-from meterbook.actors.parent import ParentAccount
 from meterbook.actors.periods import fraction_left, next_month, period_label
 from meterbook.ledger import Book
 
@@ -52,7 +51,7 @@ class Customer(UsageMixin, SeatsMixin):
     ) -> None:
         super().__init__(id=id, name=name, contract=contract, start=start, catalog=catalog, chart=chart,
                          book=book, mail=mail, horizon=horizon, seats=seats)
-        mail.spawn(ParentAccount(rollup_address(id), id, start))
+        mail.spawn("rollup", id, start)
         handlers: dict[type[Msg], Callable[[Any, int], None]] = {
             Usage: self.on_usage, Start: self.on_start, Close: self.on_close, Open: self.on_open,
             Expire: self.on_expire, Activate: self.on_activate, InvoiceItem: self.on_invoice_item,
@@ -64,9 +63,10 @@ class Customer(UsageMixin, SeatsMixin):
 
     def handle(self, msg: Msg, now: int) -> None:
         """Apply one message at engine time `now`."""
-        handler = self._handlers.get(type(msg))
-        if handler is None:
-            raise CommandError(f"a customer cannot handle {type(msg).__name__}")
+        try:
+            handler = self._handlers[type(msg)]
+        except KeyError:
+            raise CommandError(f"a customer cannot handle {type(msg).__name__}") from None
         handler(msg, now)
 
     # -- periods --------------------------------------------------------------------------

@@ -16,9 +16,7 @@ from meterbook.actors.mailbox import Mailbox, pool_address, rollup_address, seat
 from meterbook.actors.messages import Charge, Rollup
 from meterbook.actors.money import round_to_display
 from meterbook.actors.periods import next_month, period_of
-from meterbook.actors.pool import CreditPool
 from meterbook.actors.rating import Aggregate
-from meterbook.actors.seat import Seat
 from meterbook.ledger import Book
 
 
@@ -58,6 +56,7 @@ class CustomerState:
         self.seats: dict[str, bool] = {}  # seat id -> still assigned (a removed one stays to period end)
         self.holders: dict[str, str] = {}  # grant id -> address of the actor holding it
         self.units_held: set[str] = set()
+        self._pools: dict[str, str] = {}  # unit -> pool address
         self.specs: dict[str, GrantSpec] = {}
         self.recurring_amounts: dict[tuple[str, str | None], int] = {}
         self.recurring_grants: dict[str, tuple[str, str | None]] = {}  # grant id -> (recurring id, seat)
@@ -94,8 +93,7 @@ class CustomerState:
     def _seat(self, seat: str) -> None:
         """Mark a seat assigned, starting its actor on first use."""
         if seat not in self.seats:
-            self.mail.spawn(Seat(seat_address(self.id, seat), self.id, seat, self.catalog.currency.id,
-                                 self.chart, self.book))
+            self.mail.spawn("seat", self.id, seat)
         self.seats[seat] = True
 
     def subscription(self, sub_id: str) -> SubscriptionSpec:
@@ -131,11 +129,11 @@ class CustomerState:
     # -- grant holders --------------------------------------------------------------------
     def pool(self, unit: str) -> str:
         """Address of this customer's CreditPool of `unit`, started on first use."""
-        if unit not in self.units_held:
+        address = self._pools.get(unit)
+        if address is None:
             self.units_held.add(unit)
-            self.mail.spawn(CreditPool(pool_address(self.id, unit), self.id, unit, self.catalog.currency.id,
-                                       self.chart, self.book, self.mail))
-        return pool_address(self.id, unit)
+            address = self._pools[unit] = self.mail.spawn("pool", self.id, unit)
+        return address
 
     def holder_addresses(self) -> list[str]:
         """Every actor holding grants of this customer, in a fixed order."""

@@ -52,29 +52,70 @@ class UsageMixin(CustomerState):
         if not products:
             return
         rated = self._rate(msg, products, now)
+        charged = [r for r in rated if r.charge > 0]
+        if len(charged) == 1 and not self.ancestors and not self._names_a_seat(msg):
+            self._settle_one(msg, rated, charged[0], now)
+            return
         block = self.contract.on_exhausted == "block"
         try:
-            for r in rated:
-                if r.charge > 0:
-                    self._hold(msg, r, now)
-            short = [r for r in rated if r.covered < r.charge]
+            for r in charged:
+                self._hold(msg, r, now)
+            short = [r for r in charged if r.covered < r.charge]
             unpriced = [r for r in short if not self.catalog.units[r.price.unit].billable]
-            require(block or not unpriced,
-                    f"usage {msg.id}: credit type {unpriced[0].price.unit if unpriced else ''!r} has no "
-                    "fiat_per_credit, so its overage cannot be billed")
+            if unpriced and not block:
+                self._refuse_unbillable(msg, unpriced[0])
         except BaseException:
             self._release(msg, rated)
             raise
         if block and short:
-            # Rule 5: an event that cannot be covered in full is denied whole, nothing drawn.
             self._release(msg, rated)
-            self.denied += 1
-            self.denied_ids.append(msg.id)
+            self._deny(msg)
             return
         for r in rated:
             r.agg.commit(r.quantity, r.after)
             if r.charge > 0:
-                self._book(msg, r, now)
+                self._book(msg, r, self._commit(msg, r, now), now)
+
+    def _settle_one(self, msg: Usage, rated: list[Rated], r: Rated, now: int) -> None:
+        """One charge, one holder: reserve and commit in a single message. What may not be
+        billed as overage (block mode, a credit type without a fiat rate) is all or nothing."""
+        unit = r.price.unit
+        block = self.contract.on_exhausted == "block"
+        all_or_nothing = block or not self.catalog.units[unit].billable
+        takes: tuple[DrawnTake, ...] = ()
+        if unit in self.units_held:
+            drawn = self.mail.ask(self.pool(unit), Reserve(
+                hold="", unit=unit, product=r.product.id, at_us=now, units=r.charge,
+                requester=self.id, settle="commit_if_full" if all_or_nothing else "commit", cause=msg.cause))
+            assert isinstance(drawn, Drawn)
+            takes = drawn.takes
+        for t in takes:
+            r.covered += t.units
+        if r.covered < r.charge and all_or_nothing:
+            if not block:
+                self._refuse_unbillable(msg, r)
+            self._deny(msg)
+            return
+        for each in rated:
+            each.agg.commit(each.quantity, each.after)
+        self._book(msg, r, list(takes), now)
+
+    def _names_a_seat(self, msg: Usage) -> bool:
+        """Whether the event names a seat of this customer that may hold an allocation."""
+        for key in self.seat_keys:
+            seat = msg.properties.get(key)
+            if seat is not None and str(seat) in self.seats:
+                return True
+        return False
+
+    def _refuse_unbillable(self, msg: Usage, r: Rated) -> None:
+        require(False, f"usage {msg.id}: credit type {r.price.unit!r} has no fiat_per_credit, so its overage "
+                       "cannot be billed")
+
+    def _deny(self, msg: Usage) -> None:
+        """Rule 5: an event that cannot be covered in full is denied whole, nothing drawn."""
+        self.denied += 1
+        self.denied_ids.append(msg.id)
 
     def _rate(self, msg: Usage, products: list[Product], now: int) -> list[Rated]:
         """The charge the event adds on each product it feeds (nothing is changed yet)."""
@@ -155,14 +196,18 @@ class UsageMixin(CustomerState):
                 self.mail.ask(holder, Release(hold=hold, cause=msg.cause))
             r.holds = []
 
-    def _book(self, msg: Usage, r: Rated, now: int) -> None:
-        """Commit the holds of one rated charge and book it in one ledger transaction."""
+    def _commit(self, msg: Usage, r: Rated, now: int) -> list[DrawnTake]:
+        """Commit the holds of one rated charge; what each grant gave."""
         hold = f"{msg.cause}:{r.product.id}"
         takes: list[DrawnTake] = []
         for holder in r.holds:
             drawn = self.mail.ask(holder, Commit(hold=hold, at_us=now, requester=self.id, cause=msg.cause))
             assert isinstance(drawn, Drawn)
             takes += drawn.takes
+        return takes
+
+    def _book(self, msg: Usage, r: Rated, takes: list[DrawnTake], now: int) -> None:
+        """Book one rated charge in one ledger transaction: grants drawn, overage billed."""
         product, unit, charge = r.product, r.price.unit, r.charge
         chart = self.chart
         currency = self.catalog.currency.id

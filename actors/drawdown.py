@@ -60,8 +60,12 @@ def ordered(groups: Iterable[tuple[int, Iterable[D]]], product: str, at_us: int)
     found = [(rank(g.key, distance, g.id), g) for distance, grants in groups for g in grants
              if usable(g, product, at_us)]
     if len(found) > 1:
-        found.sort(key=lambda item: item[0])
+        found.sort(key=_first)
     return [g for _, g in found]
+
+
+def _first(item: tuple[tuple[Any, ...], Any]) -> tuple[Any, ...]:
+    return item[0]
 
 
 def take_in_order(available: Iterable[tuple[T, int]], amount: int) -> tuple[list[tuple[T, int]], int]:

@@ -1,14 +1,36 @@
-"""Grants held by one actor (a CreditPool or a Seat): ranking, holds, draws and retirement.
+"""Grants held by one actor (a CreditPool or a Seat): ranking, holds, draws and retirement,
+and the message protocol both actors speak (GrantHolder).
 
-Plain state and functions, not an actor: the CreditPool and the Seat each own one Holdings
-and are the only ones to touch it. Amounts are integers at the unit's ledger scale."""
+Holdings is plain state, not an actor: the CreditPool and the Seat each own one and are the
+only ones to touch it. Amounts are integers at the unit's ledger scale."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from meterbook.actors.accounts import Chart
 from meterbook.actors.drawdown import base_key, ordered, plan
-from meterbook.actors.errors import require
-from meterbook.actors.messages import DrawnTake, GrantTerms, Offered, Retired
+from meterbook.actors.errors import CommandError, require
+from meterbook.actors.messages import (
+    Commit,
+    Drawn,
+    DrawnTake,
+    Forfeited,
+    ForfeitRecurring,
+    Fund,
+    GrantTerms,
+    Held,
+    Msg,
+    Offer,
+    Offered,
+    Quote,
+    Release,
+    Reserve,
+    Retire,
+    Retired,
+    Take,
+)
 from meterbook.errors import invariant
 from meterbook.ledger import Book
 
@@ -16,34 +38,19 @@ from meterbook.ledger import Book
 class Grant:
     """A commit or credit as its holder keeps it: terms, what is left, its rank."""
 
-    __slots__ = ("draws", "key", "remaining", "terms")
+    __slots__ = ("draws", "end", "id", "key", "products", "remaining", "start", "terms")
 
     def __init__(self, terms: GrantTerms) -> None:
         self.terms = terms
         self.remaining = terms.units
+        # Copies of the terms the drawdown order reads per event (plain slots are the cheapest read).
+        self.id = terms.id
+        self.start = terms.start
+        self.end = terms.end
+        self.products = terms.products
         # Rule 4 before the hierarchy tie-breaks (owner distance, then grant id).
         self.key = base_key(terms.priority, terms.rollover, terms.paid, terms.products, terms.end, terms.start)
         self.draws: dict[str, int] = {}  # by descendant, for shared grants
-
-    @property
-    def id(self) -> str:
-        """The grant id."""
-        return self.terms.id
-
-    @property
-    def start(self) -> int:
-        """When it starts paying."""
-        return self.terms.start
-
-    @property
-    def end(self) -> int:
-        """When it stops (half-open)."""
-        return self.terms.end
-
-    @property
-    def products(self) -> frozenset[str] | None:
-        """What it may pay for (None: every usage product)."""
-        return self.terms.products
 
     def admits(self, customer: str) -> bool:
         """Whether `customer` may draw it: the owner always; a descendant per child_access."""
@@ -62,6 +69,7 @@ class Holdings:
         self.book = book
         self.grants: dict[str, Grant] = {}
         self.active: list[Grant] = []  # funded, not retired, in funding order
+        self.by_unit: dict[str, list[Grant]] = {}  # the same, per unit (what a draw looks at)
         self.holds: dict[str, list[tuple[Grant, int]]] = {}
 
     def fund(self, terms: GrantTerms) -> None:
@@ -70,10 +78,13 @@ class Holdings:
         g = Grant(terms)
         self.grants[terms.id] = g
         self.active.append(g)
+        self.by_unit.setdefault(terms.unit, []).append(g)
 
     def ranked(self, unit: str, product: str, at_us: int, requester: str) -> list[Grant]:
         """Usable grants of `unit` that `requester` may draw, in rule-4 order."""
-        mine = [g for g in self.active if g.terms.unit == unit and g.admits(requester)]
+        mine = self.by_unit.get(unit, [])
+        if requester != self.owner:
+            mine = [g for g in mine if g.admits(requester)]
         return ordered([(0, mine)], product, at_us)
 
     def offer(self, unit: str, product: str, at_us: int, requester: str) -> tuple[Offered, ...]:
@@ -87,6 +98,20 @@ class Holdings:
             g.remaining -= take
         self._hold(hold, takes)
         return units - left
+
+    def settle(self, unit: str, product: str, at_us: int, units: int, requester: str,
+               all_or_nothing: bool) -> tuple[DrawnTake, ...]:
+        """Reserve and commit in one step (a single holder covering a single charge)."""
+        takes, left = plan(self.ranked(unit, product, at_us, requester), units)
+        if left and all_or_nothing:
+            return ()
+        out = []
+        for g, take in takes:
+            g.remaining -= take
+            t = g.terms
+            out.append(DrawnTake(grant=t.id, owner=t.owner, account=t.account, units=take,
+                                 postpaid=t.commit_type == "postpaid"))
+        return tuple(out)
 
     def take(self, hold: str, plan: tuple[tuple[str, int], ...]) -> int:
         """Set aside exactly the planned amounts (checked: never below zero)."""
@@ -144,6 +169,7 @@ class Holdings:
                        [(t.account, left), (self.chart.breakage(t.unit), -left)])
         g.remaining = 0
         self.active.remove(g)
+        self.by_unit[t.unit].remove(g)
         return Retired(unit=t.unit, breakage=left, rolled=rolled, true_up=true_up)
 
     def forfeit_recurring(self, now: int, cause: str, currency: str) -> tuple[Retired, ...]:
@@ -155,3 +181,54 @@ class Holdings:
                 out.append(retired)
         return tuple(out)
 
+
+
+class GrantHolder:
+    """The message protocol of an actor that holds grants (a CreditPool, a Seat): one handler
+    per message kind, over its own Holdings."""
+
+    address: str
+    currency: str
+    holdings: Holdings
+
+    def __init__(self) -> None:
+        self._handlers: dict[type[Msg], Callable[[Any, int], Any]] = {
+            Reserve: self._reserve, Commit: self._commit, Quote: self._quote, Take: self._take,
+            Release: self._release, Fund: self._fund, Retire: self._retire, ForfeitRecurring: self._forfeit,
+        }
+
+    def handle(self, msg: Msg, now: int) -> Any:
+        """Apply one message; answers Offer, Held, Drawn, Retired or Forfeited."""
+        try:
+            handler = self._handlers[type(msg)]
+        except KeyError:
+            raise CommandError(f"{self.address} cannot handle {type(msg).__name__}") from None
+        return handler(msg, now)
+
+    def _reserve(self, msg: Reserve, now: int) -> Held | Drawn:
+        h = self.holdings
+        if msg.settle != "hold":
+            return Drawn(h.settle(msg.unit, msg.product, msg.at_us, msg.units, msg.requester,
+                                  msg.settle == "commit_if_full"))
+        return Held(h.reserve(msg.hold, msg.unit, msg.product, msg.at_us, msg.units, msg.requester))
+
+    def _commit(self, msg: Commit, now: int) -> Drawn:
+        return Drawn(self.holdings.commit(msg.hold, msg.requester))
+
+    def _quote(self, msg: Quote, now: int) -> Offer:
+        return Offer(self.address, self.holdings.offer(msg.unit, msg.product, msg.at_us, msg.requester))
+
+    def _take(self, msg: Take, now: int) -> Held:
+        return Held(self.holdings.take(msg.hold, msg.takes))
+
+    def _release(self, msg: Release, now: int) -> None:
+        self.holdings.release(msg.hold)
+
+    def _fund(self, msg: Fund, now: int) -> None:
+        self.holdings.fund(msg.grant)
+
+    def _retire(self, msg: Retire, now: int) -> Retired | None:
+        return self.holdings.retire(msg.grant, msg.kind, msg.carry_cap, msg.carry_end, now, msg.cause, self.currency)
+
+    def _forfeit(self, msg: ForfeitRecurring, now: int) -> Forfeited:
+        return Forfeited(self.holdings.forfeit_recurring(now, msg.cause, self.currency))

@@ -9,7 +9,7 @@ engine to deliver a message at (`at_us`, `phase`)."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from meterbook.actors.messages import Msg, Phase
 
@@ -35,8 +35,10 @@ class Mailbox(Protocol):
     def later(self, at_us: int, phase: Phase, target: str, msg: Msg) -> None:
         """Deliver `msg` at (`at_us`, `phase`) (nothing past the run's horizon)."""
 
-    def spawn(self, actor: Actor) -> None:
-        """Start a new actor at its address (no-op if one lives there already)."""
+    def spawn(self, kind: Literal["pool", "seat", "rollup"], customer: str, key: str | int) -> str:
+        """Start an actor of `kind` for `customer` (a pool's unit, a seat's id, a roll-up's
+        contract start), unless one lives at its address already; returns the address. The
+        engine builds it: an actor module never imports another actor's module."""
 
 
 def pool_address(customer: str, unit: str) -> str:

@@ -195,7 +195,10 @@ class Offer(msgspec.Struct, frozen=True):
 
 
 class Reserve(Msg):
-    """Set aside up to `units` for `product`, from your grants in rule-4 order; answers Held."""
+    """Set aside up to `units` for `product`, from your grants in rule-4 order; answers Held.
+    With `settle`, the hold is committed at once and the answer is Drawn: "commit" takes what
+    there is, "commit_if_full" takes all of `units` or nothing (one holder, one charge: no
+    second phase is needed, so none is paid for)."""
 
     hold: str
     unit: str
@@ -203,6 +206,7 @@ class Reserve(Msg):
     at_us: int
     units: int
     requester: str
+    settle: Literal["hold", "commit", "commit_if_full"] = "hold"
 
 
 class Take(Msg):

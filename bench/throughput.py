@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from meterbook.engine.build import entry_input
-from meterbook.engine.runtime import Engine, quiet_gc
+from meterbook.engine.from_scenario import customer_inputs, entry_input
+from meterbook.engine.runtime import quiet_gc
+from meterbook.engine.simulate import runtime_for
 from meterbook.engine.trees import account_trees
 from meterbook.ledger import Book, verify_file
 from meterbook.scenarios import format as fmt
@@ -108,31 +109,30 @@ def run_partition(args: argparse.Namespace, trees: list[frozenset[str]] | None, 
     gc.freeze()
     t0 = time.perf_counter()
     book = Book(path)
-    engine = Engine(scenario, book, only=only)
-    cur = scenario.currency
-    batch: list = []
+    runtime = runtime_for(scenario, book)
+    catalog = runtime.catalog
+    for create in customer_inputs(catalog, scenario):
+        if only is None or create.customer in only:
+            runtime.apply(create)
     n = 0
-    quiet = quiet_gc()
-    quiet.__enter__()
-    for entry in events(scenario, args.events, args.mode, args.seed):
-        if only is not None and entry.usage.customer not in only:
-            continue
-        n += 1
-        batch.append(entry_input(entry, "$.bench", cur))
-        if len(batch) >= args.batch:
-            for item in batch:
-                engine.submit(item)
-            engine.run_until(batch[-1].at_us)
-            batch.clear()
-    for item in batch:
-        engine.submit(item)
-    quiet.__exit__(None, None, None)
-    engine.run()
+    with quiet_gc():
+        # The seam, as simulation uses it: advance_to + apply per input.
+        for entry in events(scenario, args.events, args.mode, args.seed):
+            assert entry.usage is not None
+            if only is not None and entry.usage.customer not in only:
+                continue
+            n += 1
+            item = entry_input(catalog, entry, None, "$.bench")
+            runtime.advance_to(item.at_us, item.phase)
+            answer = runtime.apply(item)
+            if answer.status != "accepted":
+                raise SystemExit(f"bench input refused: {answer}")
+    runtime.finish()
     elapsed = time.perf_counter() - t0
-    invoices = sum(len(c.invoices) for c in engine.customers.values())
-    out = {"events": n, "elapsed": elapsed, "invoices": invoices, "transactions": book.next_txn - 1,
-           "denied": sum(c.denied for c in engine.customers.values()),
-           "customers": len(engine.customers)}
+    customers = runtime.customers.values()
+    out = {"events": n, "elapsed": elapsed, "invoices": sum(len(c.invoices) for c in customers),
+           "transactions": book.next_txn - 1, "denied": sum(c.denied for c in customers),
+           "customers": len(customers)}
     book.close()
     out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     problems = verify_file(path)

@@ -9,7 +9,8 @@ one router serves whole account trees and nothing else runs during a step, draws
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from meterbook.actors.mailbox import Actor
 from meterbook.actors.messages import Msg, Phase
@@ -22,14 +23,16 @@ ENGINE = ""  # the address of the engine itself, for timers the engine sets (pac
 class Router:
     """Actors by address, a timeline keyed (time, phase, sequence), and a told-message queue."""
 
-    def __init__(self, horizon: int) -> None:
+    def __init__(self, horizon: int, factory: Callable[[str, str, str | int], Actor]) -> None:
         self.horizon = horizon
+        self.factory = factory
         self.actors: dict[str, Actor] = {}
         self.timeline: SortedList = SortedList()
         self.outbox: deque[tuple[str, Msg]] = deque()
         self.seq = 0
         self.now = 0
         self.engine: Actor | None = None
+        self.head: tuple[int, int] | None = None  # (time, phase) of the first timer: read per input
 
     # -- the Mailbox protocol ------------------------------------------------------------
     def ask(self, target: str, msg: Msg) -> Any:
@@ -48,10 +51,19 @@ class Router:
         invariant(at_us >= self.now, f"timer for {target} at {at_us} is in the past ({self.now})")
         self.seq += 1
         self.timeline.add((at_us, int(phase), self.seq, target, msg))
+        key = (at_us, int(phase))
+        if self.head is None or key < self.head:
+            self.head = key
 
-    def spawn(self, actor: Actor) -> None:
-        """Start an actor at its address; one already there stays."""
-        self.actors.setdefault(actor.address, actor)
+    def spawn(self, kind: Literal["pool", "seat", "rollup"], customer: str, key: str | int) -> str:
+        """Start an actor built by the engine's factory; one already at its address stays."""
+        actor = self.factory(kind, customer, key)
+        return self.actors.setdefault(actor.address, actor).address
+
+    def add(self, actor: Actor) -> None:
+        """Register an actor the engine built itself (a customer)."""
+        invariant(actor.address not in self.actors, f"an actor lives at {actor.address!r} already")
+        self.actors[actor.address] = actor
 
     # -- stepping -------------------------------------------------------------------------
     def deliver(self, target: str, msg: Msg) -> None:
@@ -59,22 +71,22 @@ class Router:
         actor = self.engine if target == ENGINE else self.actors.get(target)
         invariant(actor is not None, f"no actor at {target!r}")
         assert actor is not None
-        try:
-            actor.handle(msg, self.now)
-            outbox = self.outbox
-            while outbox:
-                to, told = outbox.popleft()
-                receiver = self.actors.get(to)
-                invariant(receiver is not None, f"no actor at {to!r} for {type(told).__name__}")
-                assert receiver is not None
-                receiver.handle(told, self.now)
-        finally:
-            self.outbox.clear()
+        outbox = self.outbox
+        outbox.clear()  # what a refused step told never reaches anyone
+        actor.handle(msg, self.now)
+        while outbox:
+            to, told = outbox.popleft()
+            receiver = self.actors.get(to)
+            invariant(receiver is not None, f"no actor at {to!r} for {type(told).__name__}")
+            assert receiver is not None
+            receiver.handle(told, self.now)
 
     def next_due(self, bound: tuple[int, int]) -> tuple[int, int, int, str, Msg] | None:
         """Take the next timer due before `bound` (time, phase), if any."""
+        head = self.head
+        if head is None or head >= bound:
+            return None
         timeline = self.timeline
-        if timeline and timeline[0][:2] < bound:
-            entry: tuple[int, int, int, str, Msg] = timeline.pop(0)
-            return entry
-        return None
+        entry: tuple[int, int, int, str, Msg] = timeline.pop(0)
+        self.head = timeline[0][:2] if timeline else None
+        return entry

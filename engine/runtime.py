@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import msgspec
-from meterbook.actors import Chart, CommandError, Customer
+from meterbook.actors import Chart, CommandError, CreditPool, Customer, ParentAccount, Seat
 from meterbook.actors.catalog import FOREVER, Catalog, ContractSpec, ContractTerms
 from meterbook.actors.contracts import contract_of
-from meterbook.actors.mailbox import Actor
+from meterbook.actors.mailbox import Actor, pool_address, rollup_address, seat_address
 from meterbook.actors.messages import (
     AddSeats,
     BuyCredits,
@@ -38,6 +38,7 @@ from meterbook.ledger import Book
 from meterbook.scenarios.types import format_at
 
 FLUSH_EVERY = 20_000
+_LAST_PHASE = len(Phase)
 
 
 class Provision(Msg):
@@ -69,7 +70,7 @@ class Runtime:
         for unit in catalog.units.values():
             book.unit(unit.id, unit.scale, unit.decimals)
         self.chart = Chart(book, catalog.currency.id)
-        self.router = Router(horizon)
+        self.router = Router(horizon, self._build)
         self.router.engine = _EngineActor(self)
         self.router.now = start
         # Package versions in force from an instant on: (from, terms, version number).
@@ -99,7 +100,7 @@ class Runtime:
     def advance_to(self, at_us: int, before: Phase | None = None) -> None:
         """Fire every timer up to `at_us` in phase order; with `before`, stop short of that
         phase at `at_us` (so an input of that phase finds the instant as the rulebook says)."""
-        bound = (min(at_us, self.horizon), int(before) if before is not None else len(Phase))
+        bound = (at_us if at_us < self.horizon else self.horizon, _LAST_PHASE if before is None else int(before))
         router = self.router
         book = self.book
         while True:
@@ -132,8 +133,12 @@ class Runtime:
             if item.at_us >= self.horizon:
                 raise InputError(item.id, "$.at", f"{format_at(item.at_us)} is at or after the end of the run "
                                                   f"({format_at(self.horizon)})")
-            self.advance_to(item.at_us, item.phase)
-            self._apply[type(item)](item)
+            head = self.router.head
+            if head is not None and head < (item.at_us, item.phase):
+                self.advance_to(item.at_us, item.phase)  # timers due before this input fire first
+            elif item.at_us > self.router.now:
+                self.router.now = item.at_us
+            self._apply[type(item)](item, key)
         except InputError as exc:
             return ins.Answer(input_id=item.id, status="refused", field=exc.field, reason=exc.reason)
         except CommandError as exc:
@@ -149,6 +154,17 @@ class Runtime:
         with quiet_gc():
             self.advance_to(self.horizon)
         self.book.flush()
+
+    def _build(self, kind: str, customer: str, key: str | int) -> Actor:
+        """The actors customers start by message (`Mailbox.spawn`)."""
+        currency = self.catalog.currency.id
+        if kind == "pool":
+            return CreditPool(pool_address(customer, str(key)), customer, str(key), currency, self.chart, self.book,
+                              self.router)
+        if kind == "seat":
+            return Seat(seat_address(customer, str(key)), customer, str(key), currency, self.chart, self.book)
+        assert isinstance(key, int)
+        return ParentAccount(rollup_address(customer), customer, key)
 
     # -- customers and trees --------------------------------------------------------------
     def customer(self, customer_id: str) -> Customer:
@@ -167,7 +183,7 @@ class Runtime:
             raise InputError(item.id, "$.at", f"customer {customer!r} starts at {format_at(actor.start)}")
         return actor
 
-    def _create_customer(self, item: ins.CreateCustomer) -> None:
+    def _create_customer(self, item: ins.CreateCustomer, cause: str) -> None:
         cid = item.customer
         if cid in self.customers:
             raise InputError(item.id, "$.customer", f"customer {cid!r} exists already")
@@ -184,11 +200,12 @@ class Runtime:
                          catalog=self.catalog, chart=self.chart, book=self.book, mail=self.router,
                          horizon=self.horizon, seats=item.seats)
         self.customers[cid] = actor
-        self.router.spawn(actor)
+        self.router.add(actor)
         self.provisioned[cid] = item.package
         self.parent[cid] = item.parent
         self.pays[cid] = item.payer
-        self._tell_lineage([cid], f"customer:{item.id}")
+        lineage = self._lineage(cid)  # a new account has no descendants yet
+        self.router.deliver(cid, Lineage(ancestors=lineage.ancestors, payer=lineage.payer, cause=cause))
         if item.package is not None:
             self.router.later(item.start_us, Phase.START, ENGINE, Provision(customer=cid, cause=f"contract:{cid}"))
         else:
@@ -227,7 +244,7 @@ class Runtime:
                 lineage = self._lineage(cid)
                 self.router.deliver(cid, Lineage(ancestors=lineage.ancestors, payer=lineage.payer, cause=cause))
 
-    def _set_parent(self, item: ins.SetParent) -> None:
+    def _set_parent(self, item: ins.SetParent, cause: str) -> None:
         actor = self._known(item, item.customer)
         if item.parent is not None:
             if item.parent not in self.customers:
@@ -242,46 +259,46 @@ class Runtime:
             self.pays[actor.id] = "self"
         elif item.payer is not None:
             self.pays[actor.id] = item.payer
-        self._tell_lineage([actor.id], cause_of(item))
+        self._tell_lineage([actor.id], cause)
 
     # -- commands and usage -----------------------------------------------------------------
     def _deliver(self, item: ins.Input, customer: str, msg: Msg) -> None:
         self._known(item, customer)
         self.router.deliver(customer, msg)
 
-    def _usage(self, item: ins.RecordUsage) -> None:
+    def _usage(self, item: ins.RecordUsage, cause: str) -> None:
         self._deliver(item, item.customer, Usage(id=item.id, event_type=item.event_type, properties=item.properties,
-                                                 cause=cause_of(item)))
+                                                 cause=cause))
 
-    def _add_seats(self, item: ins.AddSeats) -> None:
+    def _add_seats(self, item: ins.AddSeats, cause: str) -> None:
         self._deliver(item, item.customer, AddSeats(subscription=item.subscription, seats=item.seats,
-                                                    cause=cause_of(item)))
+                                                    cause=cause))
 
-    def _remove_seats(self, item: ins.RemoveSeats) -> None:
+    def _remove_seats(self, item: ins.RemoveSeats, cause: str) -> None:
         self._deliver(item, item.customer, RemoveSeats(subscription=item.subscription, seats=item.seats,
-                                                       cause=cause_of(item)))
+                                                       cause=cause))
 
-    def _set_quantity(self, item: ins.SetQuantity) -> None:
+    def _set_quantity(self, item: ins.SetQuantity, cause: str) -> None:
         self._deliver(item, item.customer, SetQuantity(subscription=item.subscription, quantity=item.quantity,
-                                                       cause=cause_of(item)))
+                                                       cause=cause))
 
-    def _buy_credits(self, item: ins.BuyCredits) -> None:
+    def _buy_credits(self, item: ins.BuyCredits, cause: str) -> None:
         if item.unit not in self.catalog.units:
             raise InputError(item.id, "$.credit_type", f"unknown credit type {item.unit!r}")
         self._deliver(item, item.customer, BuyCredits(
             id=item.grant, unit=item.unit, amount=item.amount, price=item.price, priority=item.priority,
-            end=item.end_us, products=item.products, cause=cause_of(item)))
+            end=item.end_us, products=item.products, cause=cause))
 
-    def _change_package(self, item: ins.ChangePackage) -> None:
+    def _change_package(self, item: ins.ChangePackage, cause: str) -> None:
         actor = self._known(item, item.customer)
         if item.package not in self.versions:
             raise InputError(item.id, "$.to", f"unknown package {item.package!r}")
         contract = self.package_contract(item.package, item.at_us)
         if item.migrate and (actor.contract.package, actor.contract.version) == (item.package, contract.version):
             raise CommandError(f"customer {actor.id} is already on version {contract.version} of {item.package!r}")
-        self.router.deliver(actor.id, ChangePackage(contract=contract, migrate=item.migrate, cause=cause_of(item)))
+        self.router.deliver(actor.id, ChangePackage(contract=contract, migrate=item.migrate, cause=cause))
 
-    def _update_rate(self, item: ins.UpdateRate) -> None:
+    def _update_rate(self, item: ins.UpdateRate, cause: str) -> None:
         card = self.catalog.rate_cards.get(item.rate_card)
         if card is None:
             raise InputError(item.id, "$.rate_card", f"unknown rate card {item.rate_card!r}")
@@ -290,7 +307,7 @@ class Runtime:
         card.set(item.product, item.at_us, item.price)
         self.catalog.version += 1
 
-    def _update_package(self, item: ins.UpdatePackage) -> None:
+    def _update_package(self, item: ins.UpdatePackage, cause: str) -> None:
         versions = self.versions.get(item.package)
         if versions is None:
             raise InputError(item.id, "$.package", f"unknown package {item.package!r}")
