@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Literal
 
 import msgspec
+
 from meterbook.actors.money import ledger_scale, to_units
 
 FOREVER = 2**62

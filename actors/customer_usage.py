@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
+
 from meterbook.actors.catalog import Price, Product
 from meterbook.actors.customer_state import CustomerState
 from meterbook.actors.drawdown import rank, take_in_order

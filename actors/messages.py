@@ -10,6 +10,7 @@ from enum import IntEnum
 from typing import Any, Literal
 
 import msgspec
+
 from meterbook.actors.catalog import ContractSpec
 
 

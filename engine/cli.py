@@ -1,23 +1,61 @@
-"""The `meterbook` command line: each command calls one library function."""
+"""The `meterbook` command line: each command calls one library function.
+
+Exit codes, for every command: 0 ok; 1 expectations or verification failed; 2 bad input (a
+scenario file, an input, arguments); 3 an internal error, which is a bug (the traceback is
+shown only with `--debug`)."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
-from meterbook.engine.simulate import check as check_file
-from meterbook.engine.simulate import simulate as simulate_file
-from meterbook.ledger import LedgerError, verify_file
-from meterbook.scenarios import ScenarioError
 from rich.console import Console
 from rich.table import Table
+from rich.tree import Tree
+
+from meterbook.engine.simulate import check as check_file
+from meterbook.engine.simulate import simulate as simulate_file
+from meterbook.errors import InputError, LedgerError, MeterbookError, ScenarioError
+from meterbook.ledger import verify_file
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_BUG = 0, 1, 2, 3
 
 
-@click.group()
+class _Group(click.Group):
+    """Maps meterbook's error tree onto exit codes, so no user ever sees a traceback for bad
+    input, and a bug says so plainly."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except (ScenarioError, InputError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(EXIT_BAD_INPUT)
+        except Exception as exc:
+            if ctx.meta.get("meterbook.debug"):
+                raise
+            kind = "ledger error" if isinstance(exc, LedgerError) else "internal error"
+            what = str(exc) if isinstance(exc, MeterbookError) else f"{type(exc).__name__}: {exc}"
+            click.echo(f"{kind}: {what}\nThis is a bug in meterbook; rerun with --debug for the traceback "
+                       "and report it.", err=True)
+            ctx.exit(EXIT_BUG)
+
+
+@click.group(cls=_Group)
 @click.version_option(package_name="meterbook")
-def main() -> None:
-    """meterbook: price usage, seats and credits on a double-entry ledger."""
+@click.option("--debug", is_flag=True, envvar="METERBOOK_DEBUG",
+              help="Show the traceback of an internal error instead of a one-line message.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """meterbook: price usage, seats and credits on a double-entry ledger.
+
+    Exit codes: 0 ok, 1 expectations or verification failed, 2 bad input, 3 internal error."""
+    ctx.meta["meterbook.debug"] = debug
 
 
 @main.command()
@@ -27,11 +65,9 @@ def main() -> None:
 def simulate(file: Path | None, out_dir: Path) -> None:
     """Run FILE (default: the bundled example) in virtual time and write ledger.sqlite,
     invoices.json, ledger.jsonl and summary.json into --out."""
-    try:
-        results = simulate_file(file, out_dir)
-    except ScenarioError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    results = simulate_file(file, out_dir)
+    for warning in results.warnings:
+        click.echo(f"warning: {warning}", err=True)
     summary = results.summary()
     table = Table(title=f"{summary['name']}: invoices ({summary['currency']})")
     for col in ("customer", "package", "period", "status", "total"):
@@ -52,10 +88,6 @@ def simulate(file: Path | None, out_dir: Path) -> None:
 
 def _rollup_tree(console: Console, out_dir: Path) -> None:
     """Account trees with usage and spend per period and draws on shared grants."""
-    import json
-
-    from rich.tree import Tree
-
     path = out_dir / "rollup.json"
     if not path.exists():
         return
@@ -85,8 +117,7 @@ def _rollup_tree(console: Console, out_dir: Path) -> None:
 
 
 def _packages_table(console: Console, out_dir: Path) -> None:
-    import json
-
+    """Revenue by package and period, when any customer is on a package."""
     path = out_dir / "packages.json"
     if not path.exists():
         return
@@ -104,14 +135,15 @@ def _packages_table(console: Console, out_dir: Path) -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 def check(files: tuple[Path, ...]) -> None:
-    """Run each FILE and check its expect: block; exit 0 only if every expectation holds."""
-    failed = 0
+    """Run each FILE and check its expect: block. Exit 0 if every expectation holds, 1 if one
+    does not, 2 if a file cannot be loaded or run (bad input wins over a failed figure)."""
+    failed = bad = 0
     for f in files:
         try:
             misses = check_file(f)
-        except ScenarioError as exc:
+        except (ScenarioError, InputError) as exc:
             click.echo(f"error: {exc}", err=True)
-            failed += 1
+            bad += 1
             continue
         if misses:
             failed += 1
@@ -120,7 +152,7 @@ def check(files: tuple[Path, ...]) -> None:
                 click.echo(f"  {m}")
         else:
             click.echo(f"ok   {f}")
-    sys.exit(1 if failed else 0)
+    sys.exit(EXIT_BAD_INPUT if bad else EXIT_FAILED if failed else EXIT_OK)
 
 
 @main.group()
@@ -137,7 +169,7 @@ def verify(db: Path) -> None:
         click.echo(f"ledger {db}: {problems[0]}", err=True)
         for p in problems[1:]:
             click.echo(f"  also: {p}", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_FAILED)
     click.echo(f"ledger {db}: ok")
 
 
@@ -148,7 +180,8 @@ def export(db: Path, out: Path) -> None:
     """Write the deterministic JSON-lines export of DB to OUT."""
     from meterbook.ledger import export_file
 
-    try:
-        export_file(db, out)
-    except LedgerError as exc:  # pragma: no cover - export reads only
-        raise click.ClickException(str(exc)) from None
+    problems = verify_file(db)
+    if problems and problems[0].startswith(str(db)):
+        click.echo(f"error: {problems[0]}", err=True)  # not a ledger at all: bad input
+        sys.exit(EXIT_BAD_INPUT)
+    export_file(db, out)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from meterbook.actors.money import to_units
+from meterbook.actors.periods import period_label
 from meterbook.engine.results import Results
 from meterbook.scenarios import format as fmt
 from meterbook.scenarios.types import format_at
@@ -26,7 +27,7 @@ def check_expectations(results: Results, expect: fmt.Expect | None) -> list[str]
         want = scaled(cur.id, x.total)
         if got != want:
             shown = "no invoice for that period" if got is None else results.money(got)
-            misses.append(f"invoices[{i}] {x.customer} {format_at(x.period)[:10]}: "
+            misses.append(f"invoices[{i}] {x.customer} {period_label(x.period)}: "
                           f"expected total {x.total}, got {shown}")
     for i, b in enumerate(expect.balances):
         got = results.balance(b.customer, b.credit_type, b.at, seat=b.seat, grant=b.grant)
@@ -41,11 +42,11 @@ def check_expectations(results: Results, expect: fmt.Expect | None) -> list[str]
     for i, k in enumerate(expect.breakage):
         got = results.breakage(k.customer, k.credit_type, k.period)
         if got != scaled(k.credit_type, k.amount):
-            misses.append(f"breakage[{i}] {k.customer} {k.credit_type} {format_at(k.period)[:10]}: "
+            misses.append(f"breakage[{i}] {k.customer} {k.credit_type} {period_label(k.period)}: "
                           f"expected {k.amount}, got {results.amount(k.credit_type, got)}")
     for i, r in enumerate(expect.rollup):
         got = results.rollup_usage(r.customer, r.period)
         if got != scaled(cur.id, r.usage):
-            misses.append(f"rollup[{i}] {r.customer} {format_at(r.period)[:10]}: "
+            misses.append(f"rollup[{i}] {r.customer} {period_label(r.period)}: "
                           f"expected usage {r.usage}, got {results.amount(cur.id, got)}")
     return misses

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 import msgspec
+
 from meterbook.actors.catalog import ContractTerms, Price
 from meterbook.actors.messages import Phase
 

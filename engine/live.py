@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import trio
+
 from meterbook.actors import Customer
 from meterbook.engine import inputs as ins
 from meterbook.engine.clock import Clock

@@ -6,8 +6,8 @@ from typing import Any
 
 from meterbook.actors.invoice import Line
 from meterbook.actors.money import round_units
+from meterbook.actors.periods import period_label as format_at
 from meterbook.engine.results import Results
-from meterbook.scenarios.types import format_at
 
 
 def package_report(results: Results) -> dict[str, Any]:

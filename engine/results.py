@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
+
 from meterbook.actors import Customer
 from meterbook.actors.holdings import Grant
 from meterbook.actors.invoice import InvoiceOut

@@ -12,10 +12,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Literal
 
+from sortedcontainers import SortedList
+
 from meterbook.actors.mailbox import Actor
 from meterbook.actors.messages import Msg, Phase
 from meterbook.errors import invariant
-from sortedcontainers import SortedList
 
 ENGINE = ""  # the address of the engine itself, for timers the engine sets (package provisioning)
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import msgspec
+
 from meterbook.actors import Chart, CommandError, CreditPool, Customer, ParentAccount, Seat
 from meterbook.actors.catalog import FOREVER, Catalog, ContractSpec, ContractTerms
 from meterbook.actors.contracts import contract_of

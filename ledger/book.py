@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 import sqlite_utils
+
 from meterbook.ledger.errors import LedgerError, require
 
 ACCOUNT_TYPES = ("asset", "liability", "revenue", "expense", "equity")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
+
 from meterbook.scenarios.types import Amount, At
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 import yaml
+
 from meterbook.scenarios.errors import ScenarioError
 from meterbook.scenarios.format import COMMANDS, Scenario
 from meterbook.scenarios.types import dec_hook

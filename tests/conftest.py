@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from meterbook.engine.results import Results
 from meterbook.engine.simulate import run_scenario
 from meterbook.ledger import Book, violations

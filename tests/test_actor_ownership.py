@@ -16,10 +16,10 @@ from typing import Any
 
 import msgspec
 import pytest
+
 from meterbook.actors import Catalog, Chart
 from meterbook.engine.router import Router
 from meterbook.ledger import Book
-
 from tests.conftest import EXAMPLES, ROOT
 
 # Each actor kind and the modules it is written in.

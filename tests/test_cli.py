@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from meterbook.engine.cli import main
 
+from meterbook.engine.cli import main
 from tests.conftest import EXAMPLES
 
 COMMANDS = [[], ["simulate"], ["check"], ["ledger"], ["ledger", "verify"], ["ledger", "export"]]
@@ -60,3 +60,38 @@ def test_verify_fails_on_non_ledger(tmp_path: Path) -> None:
     f.write_bytes(b"not a database at all, not even close" * 10)
     result = CliRunner().invoke(main, ["ledger", "verify", str(f)])
     assert result.exit_code == 1
+
+
+def test_check_exits_2_for_a_file_it_cannot_load_even_beside_a_failing_one(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("meterbook: 1\nstart: 2026-01-01\n")
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text((EXAMPLES / "usage-and-commits.yaml").read_text().replace('total: "390.00"', 'total: "391.00"'))
+    result = CliRunner().invoke(main, ["check", str(wrong), str(broken)])
+    assert result.exit_code == 2
+    assert "error: broken.yaml: $.end: missing required field" in result.output
+    assert "FAIL" in result.output  # the other file is still checked and reported
+
+
+def test_internal_error_exits_3_without_traceback_unless_debug(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from meterbook.engine import cli
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(cli, "simulate_file", boom)
+    result = CliRunner().invoke(main, ["simulate", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 3
+    assert result.output == ("internal error: KeyError: 'surprise'\nThis is a bug in meterbook; rerun with --debug "
+                             "for the traceback and report it.\n")
+    assert "Traceback" not in result.output
+    debug = CliRunner().invoke(main, ["--debug", "simulate", "--out", str(tmp_path / "o")])
+    assert isinstance(debug.exception, KeyError)  # --debug lets it through, traceback and all
+
+
+def test_export_of_a_non_ledger_is_bad_input(tmp_path: Path) -> None:
+    f = tmp_path / "x.sqlite"
+    f.write_bytes(b"not a database" * 100)
+    result = CliRunner().invoke(main, ["ledger", "export", str(f), str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 2
+    assert "not a readable SQLite ledger" in result.output

@@ -6,9 +6,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from meterbook.scenarios import ScenarioError, load, load_text
 from meterbook.scenarios.generators import generated_entries
-
 from tests.conftest import EXAMPLES
 
 GEN = EXAMPLES / "generated-seats.yaml"

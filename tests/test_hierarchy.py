@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import trio
+
 from meterbook.engine.clock import ManualClock
 from meterbook.engine.from_scenario import entry_input
 from meterbook.engine.live import LiveRunner

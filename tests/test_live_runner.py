@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import trio
+
 from meterbook.engine.clock import ManualClock
 from meterbook.engine.from_scenario import entry_input
 from meterbook.engine.live import LiveRunner
@@ -12,7 +13,6 @@ from meterbook.engine.results import Results
 from meterbook.engine.simulate import run_scenario
 from meterbook.ledger import Book, export_lines, verify_file
 from meterbook.scenarios import load
-
 from tests.conftest import EXAMPLES
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+
 from meterbook.actors.money import display, round_half_up, round_units, to_units
 from meterbook.actors.periods import fraction_left
 from meterbook.scenarios.types import parse_at

@@ -4,6 +4,7 @@ down, versions and migrations, and revenue by package."""
 from __future__ import annotations
 
 import pytest
+
 from meterbook.engine.reports import package_report
 from meterbook.scenarios import ScenarioError, parse_at
 

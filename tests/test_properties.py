@@ -8,6 +8,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
 from meterbook.engine.from_scenario import customer_inputs, entry_input
 from meterbook.engine.results import Results
 from meterbook.engine.simulate import runtime_for

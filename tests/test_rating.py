@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from meterbook.actors.catalog import Metric, Unit, make_price
 from meterbook.actors.rating import Aggregate, charge_units, event_quantity
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from meterbook.engine.simulate import simulate
 from meterbook.scenarios import ScenarioError, load_text
-
 from tests.conftest import EXAMPLES
 
 GOOD = (EXAMPLES / "usage-and-commits.yaml").read_text()

@@ -4,6 +4,7 @@ allocations with pool fallback, block mode at the edge, and refused seat command
 from __future__ import annotations
 
 import pytest
+
 from meterbook.scenarios import ScenarioError
 
 HEAD = """

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from meterbook.engine.expect import check_expectations
 from meterbook.engine.simulate import check, run_scenario
 from meterbook.ledger import verify_file
 from meterbook.scenarios import load
-
 from tests.conftest import EXAMPLES, SHARED
 
 BUNDLED = sorted(EXAMPLES.glob("*.yaml"))
@@ -44,4 +44,4 @@ def test_check_reports_expected_and_actual(tmp_path: Path) -> None:
     text = text.replace('total: "390.00"', 'total: "391.00"')
     f = tmp_path / "wrong.yaml"
     f.write_text(text)
-    assert check(f) == ["invoices[0] acme 2026-01-01: expected total 391.00, got 390.00"]
+    assert check(f) == ["invoices[0] acme 2026-01-01T00:00:00Z: expected total 391.00, got 390.00"]
