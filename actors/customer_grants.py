@@ -21,7 +21,7 @@ from meterbook.actors.messages import (
     Retire,
     Retired,
 )
-from meterbook.actors.money import round_to_display, to_units
+from meterbook.actors.money import in_range, round_to_display, to_units
 from meterbook.actors.periods import date_label, next_month
 
 
@@ -40,7 +40,7 @@ class GrantsMixin(CustomerState):
         """Fund a contract grant (credit or commit) at its start."""
         spec = self.specs[msg.grant]
         scale = self.catalog.units[spec.unit].scale
-        units = to_units(spec.amount, scale)
+        units = in_range(to_units(spec.amount, scale), scale, f"the amount of grant {spec.id!r}")
         paid = spec.kind == "commit"
         terms = GrantTerms(id=spec.id, owner=self.id, unit=spec.unit, units=units, priority=spec.priority, paid=paid,
                            products=spec.products, start=spec.start, end=spec.end,
@@ -70,7 +70,8 @@ class GrantsMixin(CustomerState):
     def on_invoice_item(self, msg: InvoiceItem, now: int) -> None:
         """Bill one item of a commit's invoice schedule."""
         spec = self.specs[msg.grant]
-        units = to_units(msg.amount, self.catalog.currency.scale)
+        units = in_range(to_units(msg.amount, self.catalog.currency.scale), self.catalog.currency.scale,
+                         f"invoice item {msg.index} of commit {spec.id!r}")
         revenue = (self.chart.commit_contract(self.id, spec.id)
                    if spec.unit == self.catalog.currency.id else self.chart.credit_packs())
         line = Line(kind="commit_invoice", description=f"Commit {spec.id} ({spec.commit_type})", units=units)
@@ -89,7 +90,7 @@ class GrantsMixin(CustomerState):
             # Each share is rounded on its own: every paid seat adds the same amount.
             share_units = round_to_display(Fraction(rc.amount) * share, unit.scale, unit.decimals)
             for seat, shares in targets:
-                units = share_units * shares
+                units = in_range(share_units * shares, unit.scale, f"recurring credit {rc.id!r}")
                 gid = f"{rc.id}/{seat}/{date_label(now)}" if seat else f"{rc.id}/{date_label(now)}"
                 if gid in self.holders:
                     gid = f"{gid}+{self.next_id()}"
@@ -119,13 +120,15 @@ class GrantsMixin(CustomerState):
         require(msg.id not in self.holders, f"grant id {msg.id!r} already used for {self.id}")
         require(msg.end > now, f"buy_credits {msg.id!r}: its end must be after the purchase")
         unit = self.catalog.units[msg.unit]
-        units = to_units(msg.amount, unit.scale)
+        currency = self.catalog.currency
+        units = in_range(to_units(msg.amount, unit.scale), unit.scale, f"buy_credits {msg.id!r} amount")
+        price = in_range(to_units(msg.price, currency.scale), currency.scale, f"buy_credits {msg.id!r} price")
         terms = GrantTerms(id=msg.id, owner=self.id, unit=msg.unit, units=units, priority=msg.priority,
                            paid=msg.price > 0, products=msg.products, start=now, end=msg.end,
                            account=self.chart.grant(self.id, msg.id, msg.unit))
         self._fund_at(terms, [(self.chart.issued(msg.unit), units)], "credit_purchase", msg.cause,
                       self.pool(msg.unit), now)
-        line = Line(kind="credit_purchase", units=to_units(msg.price, self.catalog.currency.scale),
+        line = Line(kind="credit_purchase", units=price,
                     description=f"{msg.amount} {msg.unit} credits", quantity=str(msg.amount))
         self.bill(line, now, "credit_purchase_invoice", msg.cause, self.chart.credit_packs(),
                   f"purchase:{self.id}:{msg.id}")

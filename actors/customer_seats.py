@@ -8,6 +8,7 @@ from meterbook.actors.customer_grants import GrantsMixin
 from meterbook.actors.errors import require
 from meterbook.actors.invoice import Line
 from meterbook.actors.messages import AddSeats, RemoveSeats, SetQuantity
+from meterbook.actors.money import in_range
 from meterbook.actors.periods import fraction_left
 
 _WHAT = {"subscription": "", "increase": " added", "credit": " unused, credited"}
@@ -31,7 +32,8 @@ class SeatsMixin(GrantsMixin):
                 f"no flat price in {currency} for subscription product {sub.product!r}")
         assert price is not None and price.flat is not None
         share = fraction if sub.proration else Fraction(1)
-        units = self.money_line(Fraction(price.flat) * qty * share)
+        units = in_range(self.money_line(Fraction(price.flat) * qty * share), self.catalog.currency.scale,
+                         f"the charge for {qty} of subscription {sub_id!r}")
         product = self.catalog.products[sub.product]
         desc = f"{product.name or product.id} x{qty}{_WHAT[kind]}"
         if share != 1:

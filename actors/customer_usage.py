@@ -12,7 +12,7 @@ import msgspec
 from meterbook.actors.catalog import Price, Product
 from meterbook.actors.customer_state import CustomerState
 from meterbook.actors.drawdown import rank, take_in_order
-from meterbook.actors.errors import require
+from meterbook.actors.errors import CommandError, require
 from meterbook.actors.mailbox import pool_address, seat_address
 from meterbook.actors.messages import (
     Charge,
@@ -28,6 +28,7 @@ from meterbook.actors.messages import (
     Take,
     Usage,
 )
+from meterbook.actors.money import MAX_UNITS, in_range
 from meterbook.actors.rating import Aggregate, charge_units, event_quantity
 
 
@@ -127,7 +128,10 @@ class UsageMixin(CustomerState):
             assert metric is not None
             if metric.filters and not metric.matches(props):
                 continue
-            qty = event_quantity(metric, props)
+            try:
+                qty = event_quantity(metric, props)
+            except ValueError as exc:
+                raise CommandError(f"usage {msg.id}: {metric.property}: {exc}") from None
             if qty is None:
                 continue
             # A negative quantity would lower the period's aggregate and get re-billed later;
@@ -141,7 +145,10 @@ class UsageMixin(CustomerState):
             if agg is None:
                 agg = self.aggs[product.id] = Aggregate(metric.aggregation)
             after = agg.after(qty)
-            rated.append(Rated(product, price, agg, qty, after, charge_units(price, agg.value, after, price.scale)))
+            charge = charge_units(price, agg.value, after, price.scale)
+            if not -MAX_UNITS <= charge <= MAX_UNITS:
+                in_range(charge, price.scale, f"usage {msg.id}: the charge for {metric.property or 'the event'}")
+            rated.append(Rated(product, price, agg, qty, after, charge))
         return rated
 
     def _hold(self, msg: Usage, r: Rated, now: int) -> None:

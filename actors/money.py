@@ -5,14 +5,30 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-# The ledger keeps every unit at six more decimals than it displays, so a rate such as
-# $0.00002 per token books exactly; display rounding happens once, on the invoice line.
+from meterbook.actors.errors import require
+
+# The ledger keeps a unit at six more decimals than it displays, so a rate such as $0.00002
+# per token books exactly; display rounding happens once, on the invoice line. Amounts are
+# SQLite's 64-bit integers, so the scale is capped at 9: ten million six-decimal token
+# credits (a realistic grant) must fit with room for a balance to grow.
 EXTRA_LEDGER_DECIMALS = 6
+MAX_LEDGER_SCALE = 9
+# The largest amount one posting may carry, at the ledger scale: 10**17 leaves a factor of 90
+# below 2**63 for balances that sum many postings. In major units: $1,000,000,000 for a
+# currency, 10**11 credits of a 0-decimal credit type, 10**8 of a credit type with 3 or more.
+MAX_UNITS = 10**17
 
 
 def ledger_scale(decimals: int) -> int:
     """Stored decimals of a unit that displays `decimals`."""
-    return decimals + EXTRA_LEDGER_DECIMALS
+    return max(decimals, min(decimals + EXTRA_LEDGER_DECIMALS, MAX_LEDGER_SCALE))
+
+
+def in_range(units: int, scale: int, what: str) -> int:
+    """`units` if one posting may carry it; else the input is refused, naming `what`."""
+    require(-MAX_UNITS <= units <= MAX_UNITS,
+            f"{what} is beyond the ledger's range (at most {MAX_UNITS // 10**scale:,} in major units)")
+    return units
 
 
 def round_half_up(value: Fraction | Decimal | int, scale: int) -> int:

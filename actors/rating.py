@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from meterbook.actors.catalog import Metric, Price
 from meterbook.actors.money import to_units
@@ -37,8 +38,9 @@ class Aggregate:
             self.seen.add(quantity)  # type: ignore[arg-type]
 
 
-def event_quantity(metric: Metric, properties: dict) -> Decimal | int | str | None:
-    """What an event contributes to a metric; None when it does not apply."""
+def event_quantity(metric: Metric, properties: dict[str, Any]) -> Decimal | int | str | None:
+    """What an event contributes to a metric; None when it does not apply (the property is
+    absent). A value that is no finite number raises ValueError naming what it got."""
     if metric.aggregation == "count":
         return 1
     raw = properties.get(metric.property)  # type: ignore[arg-type]
@@ -49,15 +51,19 @@ def event_quantity(metric: Metric, properties: dict) -> Decimal | int | str | No
     if type(raw) is int:
         return raw
     if isinstance(raw, float):
-        return Decimal(repr(raw))
-    if isinstance(raw, str):
+        value = Decimal(repr(raw))
+    elif isinstance(raw, str):
         try:
-            return Decimal(raw)
+            value = Decimal(raw.strip())
         except ArithmeticError:
-            return None
-    if isinstance(raw, Decimal):
-        return raw
-    return None
+            raise ValueError(f"expected a number, got {raw!r}") from None
+    elif isinstance(raw, Decimal):
+        value = raw
+    else:
+        raise ValueError(f"expected a number, got {raw!r}")
+    if not value.is_finite():
+        raise ValueError(f"expected a finite number, got {raw!r}")
+    return value
 
 
 def charge_units(price: Price, before: Decimal | int, after: Decimal | int, scale: int) -> int:
