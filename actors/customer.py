@@ -33,7 +33,6 @@ from meterbook.actors.messages import (
     Open,
     Phase,
     RemoveSeats,
-    Rollup,
     SetQuantity,
     Start,
     Usage,
@@ -113,7 +112,7 @@ class Customer(UsageMixin, SeatsMixin):
         self.book.post(f"invoice:{self.id}:{inv.start}", now, "invoice_finalized", msg.cause, [
             (self.chart.receivable(self.id), total), (self.chart.unbilled(self.id), -exact),
             (self.chart.rounding(), exact - total)])
-        self.roll_up(Rollup(source=self.id, at_us=inv.start, spend_units=total, cause=msg.cause))
+        self.roll_up(inv.start, msg.cause, spend_units=total)
         self.invoice = None
 
     def on_open(self, msg: Open, now: int) -> None:

@@ -68,6 +68,8 @@ class CustomerState:
         self.denied = 0
         self.denied_ids: list[str] = []
         self.breakage: dict[tuple[str, int], int] = {}
+        self.own_usage: dict[int, int] = {}  # usage rated in the currency, by own period (roll-ups)
+        self.own_spend: dict[int, int] = {}  # invoice totals, by own period
         self.package_history: list[tuple[int, str | None, int]] = []
         self._counter = 0
         self._revenue: dict[tuple[str, str], int] = {}
@@ -162,8 +164,15 @@ class CustomerState:
         cur = self.catalog.currency
         return round_to_display(value, cur.scale, cur.decimals)
 
-    def roll_up(self, msg: Rollup) -> None:
-        """Send a roll-up to this account's ParentAccount and to every ancestor's."""
-        self.mail.tell(rollup_address(self.id), msg)
-        for ancestor in self.ancestors:
-            self.mail.tell(rollup_address(ancestor), msg)
+    def roll_up(self, at_us: int, cause: str, *, usage_units: int = 0, spend_units: int = 0) -> None:
+        """Count usage or spend in this account's own period, and send it up to every
+        ancestor's ParentAccount (which sums its descendants)."""
+        period = self.period_start if at_us >= self.period_start else self.period_key(at_us)
+        if usage_units:
+            self.own_usage[period] = self.own_usage.get(period, 0) + usage_units
+        if spend_units:
+            self.own_spend[period] = self.own_spend.get(period, 0) + spend_units
+        if self.ancestors:
+            msg = Rollup(source=self.id, at_us=at_us, usage_units=usage_units, spend_units=spend_units, cause=cause)
+            for ancestor in self.ancestors:
+                self.mail.tell(rollup_address(ancestor), msg)

@@ -4,10 +4,9 @@ pools, and book what no grant covered (rules 4 and 5)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
-
-import msgspec
 
 from meterbook.actors.catalog import Price, Product
 from meterbook.actors.customer_state import CustomerState
@@ -24,7 +23,6 @@ from meterbook.actors.messages import (
     Quote,
     Release,
     Reserve,
-    Rollup,
     Take,
     Usage,
 )
@@ -32,17 +30,21 @@ from meterbook.actors.money import MAX_UNITS, in_range
 from meterbook.actors.rating import Aggregate, charge_units, event_quantity
 
 
-class Rated(msgspec.Struct):
+class Rated:
     """One product's share of an event: its charge and the holds placed to cover it."""
 
-    product: Product
-    price: Price
-    agg: Aggregate
-    quantity: Decimal | int | str
-    after: Decimal | int
-    charge: int
-    holds: list[str] = []
-    covered: int = 0
+    __slots__ = ("after", "agg", "charge", "covered", "holds", "price", "product", "quantity")
+
+    def __init__(self, product: Product, price: Price, agg: Aggregate, quantity: Decimal | int | str,
+                 after: Decimal | int, charge: int) -> None:
+        self.product = product
+        self.price = price
+        self.agg = agg
+        self.quantity = quantity
+        self.after = after
+        self.charge = charge
+        self.holds: list[str] = []  # holders that placed a hold for this charge
+        self.covered = 0
 
 
 class UsageMixin(CustomerState):
@@ -55,7 +57,7 @@ class UsageMixin(CustomerState):
             return
         rated = self._rate(msg, products, now)
         charged = [r for r in rated if r.charge > 0]
-        if len(charged) == 1 and not self.ancestors and not self._names_a_seat(msg):
+        if len(charged) == 1 and not self.ancestors and not (self.seat_keys and self._names_a_seat(msg)):
             self._settle_one(msg, rated, charged[0], now)
             return
         block = self.contract.on_exhausted == "block"
@@ -100,7 +102,7 @@ class UsageMixin(CustomerState):
             return
         for each in rated:
             each.agg.commit(each.quantity, each.after)
-        self._book(msg, r, list(takes), now)
+        self._book(msg, r, takes, now)
 
     def _names_a_seat(self, msg: Usage) -> bool:
         """Whether the event names a seat of this customer that may hold an allocation."""
@@ -214,7 +216,7 @@ class UsageMixin(CustomerState):
             takes += drawn.takes
         return takes
 
-    def _book(self, msg: Usage, r: Rated, takes: list[DrawnTake], now: int) -> None:
+    def _book(self, msg: Usage, r: Rated, takes: Sequence[DrawnTake], now: int) -> None:
         """Book one rated charge in one ledger transaction: grants drawn, overage billed."""
         product, unit, charge = r.product, r.price.unit, r.charge
         chart = self.chart
@@ -242,7 +244,7 @@ class UsageMixin(CustomerState):
         self.book.post(f"{msg.cause}:{product.id}", now, "usage", msg.cause, legs)
         self._accrue(product, unit, charge, billed + postpaid, charge - left - postpaid, msg.cause)
         if unit == currency:
-            self.roll_up(Rollup(source=self.id, at_us=now, usage_units=charge, cause=msg.cause))
+            self.roll_up(now, msg.cause, usage_units=charge)
 
     def _accrue(self, product: Product, unit: str, gross: int, money: int, credits: int, cause: str) -> None:
         """Add to the product's usage line, here or on the payer's invoice."""

@@ -54,6 +54,17 @@ def rank(key: tuple[Any, ...], distance: int, grant_id: str) -> tuple[Any, ...]:
     return (key, distance, grant_id)
 
 
+def own_rank(grant: D) -> tuple[Any, ...]:
+    """Rank inside one holder (every grant at the same distance): what a holder keeps its
+    grants sorted by, so a draw only filters and never sorts."""
+    return rank(grant.key, 0, grant.id)
+
+
+def in_order(grants: Iterable[D], product: str, at_us: int) -> list[D]:
+    """The usable grants of a list already kept in rank order."""
+    return [g for g in grants if usable(g, product, at_us)]
+
+
 def ordered(groups: Iterable[tuple[int, Iterable[D]]], product: str, at_us: int) -> list[D]:
     """Usable grants of several owners, `groups` being (distance from the drawing customer,
     grants), in rule-4 order."""
@@ -84,5 +95,16 @@ def take_in_order(available: Iterable[tuple[T, int]], amount: int) -> tuple[list
 
 
 def plan(grants: Iterable[D], amount: int) -> tuple[list[tuple[D, int]], int]:
-    """Take `amount` from grants in the order given; returns the takes and what is left."""
-    return take_in_order(((g, g.remaining) for g in grants), amount)
+    """Take `amount` from grants in the order given; returns the takes and what is left
+    (take_in_order over each grant's remaining amount, written out: it runs per event)."""
+    takes: list[tuple[D, int]] = []
+    left = amount
+    for g in grants:
+        if left <= 0:
+            break
+        units = g.remaining
+        take = units if units < left else left
+        if take > 0:
+            takes.append((g, take))
+            left -= take
+    return takes, left

@@ -6,11 +6,12 @@ only ones to touch it. Amounts are integers at the unit's ledger scale."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from typing import Any
 
 from meterbook.actors.accounts import Chart
-from meterbook.actors.drawdown import base_key, ordered, plan
+from meterbook.actors.drawdown import base_key, in_order, own_rank, plan
 from meterbook.actors.errors import CommandError, require
 from meterbook.actors.messages import (
     Commit,
@@ -78,14 +79,15 @@ class Holdings:
         g = Grant(terms)
         self.grants[terms.id] = g
         self.active.append(g)
-        self.by_unit.setdefault(terms.unit, []).append(g)
+        # Kept in rank order, so a draw filters and never sorts.
+        bisect.insort(self.by_unit.setdefault(terms.unit, []), g, key=own_rank)
 
     def ranked(self, unit: str, product: str, at_us: int, requester: str) -> list[Grant]:
         """Usable grants of `unit` that `requester` may draw, in rule-4 order."""
         mine = self.by_unit.get(unit, [])
         if requester != self.owner:
             mine = [g for g in mine if g.admits(requester)]
-        return ordered([(0, mine)], product, at_us)
+        return in_order(mine, product, at_us)
 
     def offer(self, unit: str, product: str, at_us: int, requester: str) -> tuple[Offered, ...]:
         """A read-only quote: what each usable grant could give, with its rank."""

@@ -10,8 +10,9 @@ from meterbook.actors.periods import month_start, next_month, period_of
 
 
 class ParentAccount:
-    """Totals per period of everything below (and including) one account. Periods are the
-    account's own (a first period starts at its contract start)."""
+    """Totals per period of everything below one account (its descendants; the account's own
+    figures are its Customer's). Periods are the account's own (a first period starts at its
+    contract start)."""
 
     def __init__(self, address: str, customer: str, start: int) -> None:
         self.address = address

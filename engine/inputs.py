@@ -16,7 +16,7 @@ from meterbook.actors.catalog import ContractTerms, Price
 from meterbook.actors.messages import Phase
 
 
-class Input(msgspec.Struct, frozen=True, kw_only=True):
+class Input(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     """Common fields: a unique id, the business time, and where it came from."""
 
     id: str
@@ -123,7 +123,7 @@ class UpdatePackage(Input, frozen=True, kw_only=True):
     phase: ClassVar[Phase] = Phase.CATALOG
 
 
-class Answer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Answer(msgspec.Struct, frozen=True, gc=False, kw_only=True, omit_defaults=True):
     """What `apply` says of one input. Refused: `field` is a path inside the input, `reason`
     says why; nothing it would have done was done."""
 

@@ -49,13 +49,14 @@ def rollup_report(results: Results) -> list[dict[str, Any]]:
     out = []
     for actor in results.customers():
         r = results.rollup(actor.id)
-        periods = sorted(set(r.usage) | set(r.spend) | {p for p, _, _ in r.draws})
+        usage, spend = results.subtree_usage(actor.id), results.subtree_spend(actor.id)
+        periods = sorted(set(usage) | set(spend) | {p for p, _, _ in r.draws})
         units = {g.terms.id: g.terms.unit for g in results.grants(actor.id)}
         rows = []
         for p in periods:
             draws = [{"grant": g, "customer": c, "amount": results.amount(units[g], n)}
                      for (period, g, c), n in sorted(r.draws.items()) if period == p]
-            rows.append({"period": format_at(p), "usage": results.money(r.usage.get(p, 0)),
-                         "spend": results.money(r.spend.get(p, 0)), "draws": draws})
+            rows.append({"period": format_at(p), "usage": results.money(usage.get(p, 0)),
+                         "spend": results.money(spend.get(p, 0)), "draws": draws})
         out.append({"customer": actor.id, "parent": results.parent(actor.id), "periods": rows})
     return out

@@ -128,9 +128,17 @@ class Results:
         """What expired unused in a period, for one customer and unit."""
         return self.runtime.customer(customer).breakage.get((unit, period), 0)
 
+    def subtree_usage(self, customer: str) -> dict[int, int]:
+        """Usage rated in the currency by period: the customer's own plus its descendants'."""
+        return _add(self.runtime.customer(customer).own_usage, self.rollup(customer).usage)
+
+    def subtree_spend(self, customer: str) -> dict[int, int]:
+        """Invoiced totals by period: the customer's own plus its descendants'."""
+        return _add(self.runtime.customer(customer).own_spend, self.rollup(customer).spend)
+
     def rollup_usage(self, customer: str, period: int) -> int:
         """Usage rated in the currency across a customer's subtree in a period."""
-        return self.rollup(customer).usage.get(period, 0)
+        return self.subtree_usage(customer).get(period, 0)
 
     def denied(self, customer: str) -> int:
         """Events blocked over the whole run."""
@@ -180,6 +188,13 @@ class Results:
             "warnings": self.warnings,
             "customers": customers,
         }
+
+
+def _add(a: dict[int, int], b: dict[int, int]) -> dict[int, int]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out.get(k, 0) + v
+    return out
 
 
 def encode_json(obj: Any) -> bytes:

@@ -268,8 +268,12 @@ class Runtime:
         self.router.deliver(customer, msg)
 
     def _usage(self, item: ins.RecordUsage, cause: str) -> None:
-        self._deliver(item, item.customer, Usage(id=item.id, event_type=item.event_type, properties=item.properties,
-                                                 cause=cause))
+        # _deliver written out: this runs once per event.
+        actor = self.customers.get(item.customer)
+        if actor is None or item.at_us < actor.start:
+            self._known(item, item.customer)  # raises, naming what is wrong
+        self.router.deliver(item.customer, Usage(id=item.id, event_type=item.event_type,
+                                                 properties=item.properties, cause=cause))
 
     def _add_seats(self, item: ins.AddSeats, cause: str) -> None:
         self._deliver(item, item.customer, AddSeats(subscription=item.subscription, seats=item.seats,
