@@ -109,7 +109,7 @@ class Customer(UsageMixin, SeatsMixin):
         exact = sum(line.units for line in inv.lines)
         inv.total_units = total
         inv.status = "final"
-        self.book.post(f"invoice:{self.id}:{inv.start}", now, "invoice_finalized", msg.cause, [
+        self.book.post(f"invoice:{self.id}:{period_label(inv.start)}", now, "invoice_finalized", msg.cause, [
             (self.chart.receivable(self.id), total), (self.chart.unbilled(self.id), -exact),
             (self.chart.rounding(), exact - total)])
         self.roll_up(inv.start, msg.cause, spend_units=total)
