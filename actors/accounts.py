@@ -11,9 +11,9 @@ class Chart:
     def __init__(self, book: Book, currency: str) -> None:
         self.book = book
         self.currency = currency
-        self._cache: dict[tuple, int] = {}
+        self._cache: dict[tuple[str, ...], int] = {}
 
-    def _open(self, key: tuple, name: str, type_: str, unit: str) -> int:
+    def _open(self, key: tuple[str, ...], name: str, type_: str, unit: str) -> int:
         ident = self._cache.get(key)
         if ident is None:
             ident = self.book.account(name, type_, unit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -38,7 +38,7 @@ class Metric(msgspec.Struct, frozen=True):
     property: str | None
     filters: tuple[tuple[str, frozenset[str]], ...] = ()
 
-    def matches(self, properties: dict) -> bool:
+    def matches(self, properties: dict[str, Any]) -> bool:
         """Whether an event passes every property filter of the metric."""
         for name, allowed in self.filters:
             if str(properties.get(name)) not in allowed:
@@ -80,7 +80,7 @@ class Price(msgspec.Struct, frozen=True):
         return total
 
 
-def make_price(unit: Unit, flat: Decimal | None, tiers: tuple | None) -> Price:
+def make_price(unit: Unit, flat: Decimal | None, tiers: tuple[tuple[Decimal | None, Decimal], ...] | None) -> Price:
     """A Price with its integer fast path precomputed where the flat price is exact."""
     flat_units = None
     if flat is not None:

@@ -41,14 +41,14 @@ class Msg(msgspec.Struct, frozen=True, gc=False, kw_only=True):
 
 
 # -- to a Customer ---------------------------------------------------------------------------
-class Start(Msg):
+class Start(Msg, frozen=True):
     """A customer's contract begins: first period, advance charges, grants. `contract`, when
     given, replaces the provisional one (the package version in force at the start)."""
 
     contract: ContractSpec | None = None
 
 
-class Usage(Msg):
+class Usage(Msg, frozen=True):
     """One usage event for the customer."""
 
     id: str
@@ -56,28 +56,28 @@ class Usage(Msg):
     properties: dict[str, Any]
 
 
-class AddSeats(Msg):
+class AddSeats(Msg, frozen=True):
     """Assign seats on a seat-based subscription."""
 
     subscription: str
     seats: tuple[str, ...]
 
 
-class RemoveSeats(Msg):
+class RemoveSeats(Msg, frozen=True):
     """Unassign seats; takes effect at the next period."""
 
     subscription: str
     seats: tuple[str, ...]
 
 
-class SetQuantity(Msg):
+class SetQuantity(Msg, frozen=True):
     """Change the quantity of a quantity subscription."""
 
     subscription: str
     quantity: int
 
 
-class BuyCredits(Msg):
+class BuyCredits(Msg, frozen=True):
     """An add-on credit purchase: a paid grant, invoiced now."""
 
     id: str
@@ -89,14 +89,14 @@ class BuyCredits(Msg):
     products: frozenset[str] | None = None
 
 
-class ChangePackage(Msg):
+class ChangePackage(Msg, frozen=True):
     """Move to another package (or a newer version of the same one)."""
 
     contract: ContractSpec
     migrate: bool = False
 
 
-class Lineage(Msg):
+class Lineage(Msg, frozen=True):
     """The engine tells a customer where it stands in its tree: its ancestors (nearest first)
     and who pays its charges (itself, or the nearest ancestor that pays for itself)."""
 
@@ -104,21 +104,21 @@ class Lineage(Msg):
     payer: str
 
 
-class Close(Msg):
+class Close(Msg, frozen=True):
     """The current period ends now: finalize its invoice."""
 
 
-class Open(Msg):
+class Open(Msg, frozen=True):
     """The next period begins now: advance charges, recurring grants."""
 
 
-class Activate(Msg):
+class Activate(Msg, frozen=True):
     """A contract grant (credit or commit) starts now."""
 
     grant: str
 
 
-class InvoiceItem(Msg):
+class InvoiceItem(Msg, frozen=True):
     """One item of a commit's invoice schedule falls due now."""
 
     grant: str
@@ -126,13 +126,13 @@ class InvoiceItem(Msg):
     amount: Decimal
 
 
-class Expire(Msg):
+class Expire(Msg, frozen=True):
     """A grant of this customer ends now."""
 
     grant: str
 
 
-class Charge(Msg):
+class Charge(Msg, frozen=True):
     """A charge of a `payer: parent` descendant, for the payer's open invoice (the descendant
     has booked it to the payer's receivable already)."""
 
@@ -168,13 +168,13 @@ class GrantTerms(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     commit_type: str | None = None
 
 
-class Fund(Msg):
+class Fund(Msg, frozen=True):
     """Hold a grant whose funding the customer has booked."""
 
     grant: GrantTerms
 
 
-class Quote(Msg):
+class Quote(Msg, frozen=True):
     """Which of your grants could pay `product` at `at_us` for `requester`? (read-only)"""
 
     unit: str
@@ -198,7 +198,7 @@ class Offer(msgspec.Struct, frozen=True, gc=False):
     items: tuple[Offered, ...]
 
 
-class Reserve(Msg):
+class Reserve(Msg, frozen=True):
     """Set aside up to `units` for `product`, from your grants in rule-4 order; answers Held.
     With `settle`, the hold is committed at once and the answer is Drawn: "commit" takes what
     there is, "commit_if_full" takes all of `units` or nothing (one holder, one charge: no
@@ -213,7 +213,7 @@ class Reserve(Msg):
     settle: Literal["hold", "commit", "commit_if_full"] = "hold"
 
 
-class Take(Msg):
+class Take(Msg, frozen=True):
     """Set aside exactly these amounts of these grants (a plan across holders); answers Held."""
 
     hold: str
@@ -227,7 +227,7 @@ class Held(msgspec.Struct, frozen=True, gc=False):
     units: int
 
 
-class Commit(Msg):
+class Commit(Msg, frozen=True):
     """Make a hold final; answers Drawn, with the ledger legs it needs."""
 
     hold: str
@@ -235,7 +235,7 @@ class Commit(Msg):
     requester: str
 
 
-class Release(Msg):
+class Release(Msg, frozen=True):
     """Give a hold back untouched (a denied event, a refused input)."""
 
     hold: str
@@ -257,7 +257,7 @@ class Drawn(msgspec.Struct, frozen=True, gc=False):
     takes: tuple[DrawnTake, ...]
 
 
-class Retire(Msg):
+class Retire(Msg, frozen=True):
     """End a grant now. `carry_cap`: roll over up to that much into a grant until
     `carry_end` (recurring credits with rollover); the rest is breakage."""
 
@@ -276,7 +276,7 @@ class Retired(msgspec.Struct, frozen=True, gc=False):
     true_up: int = 0
 
 
-class ForfeitRecurring(Msg):
+class ForfeitRecurring(Msg, frozen=True):
     """A package change: retire every recurring and rolled-over grant now (forfeited)."""
 
 
@@ -287,7 +287,7 @@ class Forfeited(msgspec.Struct, frozen=True, gc=False):
 
 
 # -- to a ParentAccount ----------------------------------------------------------------------
-class Rollup(Msg):
+class Rollup(Msg, frozen=True):
     """Usage rated in the currency (before credits) or spend, from one account of a subtree."""
 
     source: str
@@ -296,7 +296,7 @@ class Rollup(Msg):
     spend_units: int = 0
 
 
-class SharedDraw(Msg):
+class SharedDraw(Msg, frozen=True):
     """A descendant drew `units` from one of this account's shared grants."""
 
     at_us: int

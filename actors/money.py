@@ -38,13 +38,13 @@ def round_half_up(value: Fraction | Decimal | int, scale: int) -> int:
     q, r = divmod(abs(x.numerator), x.denominator)
     if 2 * r >= x.denominator:
         q += 1
-    return sign * q
+    return int(sign * q)
 
 
 def to_units(value: Decimal | int, scale: int) -> int:
     """A decimal amount as an integer at `scale`, rounded half-up when finer than the scale."""
     if isinstance(value, int):
-        return value * 10**scale
+        return int(value * 10**scale)
     scaled = value.scaleb(scale)
     if scaled == scaled.to_integral_value():
         return int(scaled)
@@ -64,10 +64,10 @@ def display(units: int, scale: int, decimals: int) -> str:
 
 def round_to_display(value: Fraction | Decimal | int, scale: int, decimals: int) -> int:
     """`value` (in major units) rounded half-up to `decimals`, expressed at `scale`."""
-    return round_half_up(value, decimals) * 10 ** (scale - decimals)
+    return int(round_half_up(value, decimals) * 10 ** (scale - decimals))
 
 
 def round_units(units: int, scale: int, decimals: int) -> int:
     """Round an amount held at `scale` to `decimals`, half-up; result stays at `scale`."""
     step = 10 ** (scale - decimals)
-    return round_half_up(Fraction(units, step), 0) * step
+    return int(round_half_up(Fraction(units, step), 0) * step)

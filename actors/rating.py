@@ -23,11 +23,13 @@ class Aggregate:
         """The aggregate if an event carrying `quantity` were counted (nothing changes)."""
         kind = self.kind
         if kind == "sum":
-            return self.value + quantity  # type: ignore[operator]
+            assert not isinstance(quantity, str)
+            return self.value + quantity
         if kind == "count":
             return self.value + 1
         if kind == "max":
-            return quantity if quantity > self.value else self.value  # type: ignore[operator]
+            assert not isinstance(quantity, str)
+            return quantity if quantity > self.value else self.value
         assert self.seen is not None
         return self.value + (0 if quantity in self.seen else 1)
 

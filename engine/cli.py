@@ -94,15 +94,15 @@ def _rollup_tree(console: Console, out_dir: Path) -> None:
     rows = json.loads(path.read_text())
     if not any(r["parent"] for r in rows):
         return
-    by_parent: dict[str | None, list[dict]] = {}
+    by_parent: dict[str | None, list[dict[str, Any]]] = {}
     for r in rows:
         by_parent.setdefault(r["parent"], []).append(r)
 
-    def label(r: dict) -> str:
+    def label(r: dict[str, Any]) -> str:
         periods = ", ".join(f"{p['period'][:7]} usage {p['usage']} spend {p['spend']}" for p in r["periods"])
         return f"[bold]{r['customer']}[/bold]  {periods}"
 
-    def grow(node: Tree, r: dict) -> None:
+    def grow(node: Tree, r: dict[str, Any]) -> None:
         for p in r["periods"]:
             for d in p["draws"]:
                 node.add(f"[dim]{p['period'][:7]} draw on {d['grant']} by {d['customer']}: {d['amount']}[/dim]")

@@ -111,7 +111,8 @@ class LiveRunner:
             return ack
         self.seen.add(key)
         # Catalog changes reach every tree; customer inputs reach their own.
-        targets = list(range(len(self.runtimes))) if isinstance(item, CATALOG_INPUTS) else [self.route[customer]]
+        targets = (list(range(len(self.runtimes))) if isinstance(item, CATALOG_INPUTS)
+                   else [self.route[str(customer)]])
         acks = [ack] + [Ack() for _ in targets[1:]]
         for i, a in zip(targets, acks, strict=True):
             await self._sends[i].send((item, a))

@@ -10,7 +10,7 @@ never edits an actor."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,7 +42,7 @@ FLUSH_EVERY = 20_000
 _LAST_PHASE = len(Phase)
 
 
-class Provision(Msg):
+class Provision(Msg, frozen=True):
     """Engine timer: a customer provisioned from a package starts now (on the version in force)."""
 
     customer: str
@@ -85,7 +85,7 @@ class Runtime:
         self.accepted = 0
         self.duplicates = 0
         self.faults: list[Fault] = []
-        self._apply = {
+        self._apply: dict[type[ins.Input], Callable[[Any, str], None]] = {
             ins.CreateCustomer: self._create_customer, ins.RecordUsage: self._usage,
             ins.AddSeats: self._add_seats, ins.RemoveSeats: self._remove_seats, ins.SetQuantity: self._set_quantity,
             ins.BuyCredits: self._buy_credits, ins.ChangePackage: self._change_package,

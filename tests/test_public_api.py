@@ -6,11 +6,7 @@ import ast
 from pathlib import Path
 
 import meterbook
-import meterbook.actors as actors
-import meterbook.engine as engine
-import meterbook.ledger as ledger
-import meterbook.scenarios as scenarios
-
+from meterbook import actors, engine, ledger, scenarios
 from tests.conftest import EXAMPLES
 
 
