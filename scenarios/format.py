@@ -142,11 +142,16 @@ class SetQuantity(_Base, kw_only=True):
     quantity: int
 
 
+# The default price of a purchase, told apart by identity from a written `price: "0"` so that
+# `scenario_warnings` can point out credits that are free only because no price was given.
+NO_PRICE = Amount("0")
+
+
 class BuyCredits(_Base, kw_only=True):
     customer: str
     credit_type: str | None = None
     amount: Amount
-    price: Amount = Amount("0")
+    price: Amount = NO_PRICE
     priority: int = 1
     end: At | None = None
     id: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import math
 import re
@@ -129,3 +130,13 @@ def quantity_value(obj: object) -> Decimal:
         # The engine refuses it too; a negative quantity would be re-billed by a later event.
         raise ValueError(f"must not be negative, got {obj!r}; send a correction as a credit")
     return value
+
+
+def months_later(at_us: int, months: int) -> int:
+    """The same day and time `months` calendar months later, clamped to the month's end
+    (the engine's rule for `months:`; here to bound dates at load)."""
+    when = EPOCH + dt.timedelta(microseconds=at_us)
+    month0 = when.month - 1 + months
+    year, month = when.year + month0 // 12, month0 % 12 + 1
+    day = min(when.day, calendar.monthrange(year, month)[1])
+    return to_us(when.replace(year=year, month=month, day=day))

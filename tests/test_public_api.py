@@ -10,7 +10,7 @@ def test_public_names() -> None:
     assert sorted(ledger.__all__) == ["Book", "LedgerError", "export_file", "export_lines", "format_amount",
                                       "verify_file", "violations"]
     assert sorted(scenarios.__all__) == ["Amount", "At", "Scenario", "ScenarioError", "format_at", "load",
-                                         "load_text", "parse_at"]
+                                         "load_text", "parse_at", "scenario_warnings"]
     assert "Customer" in actors.__all__ and "CommandError" in actors.__all__
 
 
