@@ -20,7 +20,7 @@ from typing import Any
 
 from meterbook.scenarios.errors import ScenarioError
 from meterbook.scenarios.format import Customer, Entry, Generator, Metric, Scenario, UsageEvent
-from meterbook.scenarios.types import format_at, parse_at, quantity_value
+from meterbook.scenarios.types import At, format_at, parse_at, quantity_value
 
 DAY_US = 86_400_000_000
 CSV_COLUMNS = ["transaction_id", "customer_id", "event_type", "timestamp", "properties"]
@@ -166,7 +166,7 @@ def _generate(s: Scenario, g: Generator, index: int, file: str) -> Iterator[Entr
     by_id = {c.id: c for c in s.customers}
     key = g.seat_key
     n = 0
-    day = start
+    day: int = start
     while day < end:
         batch: list[Entry] = []
         for cid in ids:
@@ -190,7 +190,7 @@ def _generate(s: Scenario, g: Generator, index: int, file: str) -> Iterator[Entr
                     n += 1
                     if at < begin:
                         continue
-                    batch.append(Entry(at=at, usage=UsageEvent(id=f"g{index}-{n}", customer=cid,
+                    batch.append(Entry(at=At(at), usage=UsageEvent(id=f"g{index}-{n}", customer=cid,
                                                                event_type=g.event_type or "", properties=props)))
         # A stable sort: events at one instant keep their draw order.
         batch.sort(key=lambda e: e.at)
@@ -312,7 +312,7 @@ def quantities_in(metrics: list[Metric], props: dict[str, Any]) -> list[str]:
     names: list[str] = []
     for m in metrics:
         if m.property in props and m.property not in names and _passes(m.filters, props):
-            names.append(m.property)  # type: ignore[arg-type]
+            names.append(m.property)
     return names
 
 

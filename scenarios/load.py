@@ -85,6 +85,7 @@ def _screen(root: yaml.Node) -> None:
     stack: list[tuple[yaml.Node, _Trail, int]] = [(root, None, 1)]
     while stack:
         node, trail, depth = stack.pop()
+        children: list[tuple[yaml.Node, _Trail, int]]
         if id(node) in seen:
             raise _Refused(_path(trail), "a YAML alias (*name) is not accepted; write the value out "
                                          "(aliases can expand a small file into gigabytes)")

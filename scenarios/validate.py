@@ -224,7 +224,7 @@ class _Checker:
 
     def invoice(self, g: Commit, path: str) -> None:
         """A commit's invoice schedule: money amounts in cents, none dated after the commit ends."""
-        end = g.end
+        end: int | None = g.end
         if end is None and g.months is not None and g.start is not None:
             end = months_later(g.start, g.months)
         for m, item in enumerate(g.invoice):
@@ -267,10 +267,10 @@ class _Checker:
             for m, prod in enumerate(rc.products or []):
                 self.ref(prod, self.products, f"{rp}.products[{m}]", "product")
             if rc.per_seat_of is not None:
-                sub = subs.get(rc.per_seat_of)
-                if sub is None:
+                linked = subs.get(rc.per_seat_of)
+                if linked is None:
                     self.fail(f"{rp}.per_seat_of", f"unknown subscription {rc.per_seat_of!r}")
-                elif not sub.seat_based:
+                elif not linked.seat_based:
                     self.fail(
                         f"{rp}.per_seat_of",
                         f"subscription {rc.per_seat_of!r} is not seat-based (seat_based: true)",
