@@ -18,6 +18,7 @@ LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 MAX_INTEGER_DIGITS = 18
 MAX_FRACTION_DIGITS = 18
 _DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+_LONG_YEAR = re.compile(r"^[+-]?\d{5,}-\d{2}-\d{2}")  # a year past 9999: well-formed, out of range
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(\.\d{1,6})?(Z|z|[+-]\d{2}:\d{2})$"
@@ -72,6 +73,8 @@ def parse_at(obj: object) -> At:
             raise
         except (ValueError, OverflowError):
             pass
+        if _LONG_YEAR.match(text):
+            raise ValueError(f"expected an instant in the years {EARLIEST.year} to {LATEST.year - 1}, got {obj!r}")
     raise ValueError(f"expected an RFC 3339 UTC time or a date, got {obj!r}")
 
 
