@@ -191,7 +191,8 @@ def scenario_inputs(catalog: Catalog, s: fmt.Scenario, file: str, base: Path) ->
     timeline = sorted(
         (entry_input(catalog, e, i, f"$.timeline[{i}]") for i, e in enumerate(s.timeline)),
         key=lambda item: (item.at_us, item.phase))
+    # Generated and CSV usage arrive in time order (scenarios.generators streams them).
     generated = (entry_input(catalog, e, None, f"$.usage[generated {k}]")
-                 for k, e in enumerate(sorted(generated_entries(s, file, base), key=lambda e: e.at)))
+                 for k, e in enumerate(generated_entries(s, file, base)))
     merged: Iterable[ins.Input] = heapq.merge(timeline, generated, key=lambda item: (item.at_us, item.phase))
     yield from merged

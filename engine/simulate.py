@@ -17,7 +17,7 @@ from meterbook.engine.results import Results, encode_json
 from meterbook.engine.runtime import Runtime, quiet_gc
 from meterbook.errors import ScenarioError
 from meterbook.ledger import Book, export_lines
-from meterbook.scenarios import Scenario
+from meterbook.scenarios import Scenario, scenario_warnings
 from meterbook.scenarios import load as load_file
 from meterbook.scenarios.types import format_at
 
@@ -63,7 +63,7 @@ def run_scenario(scenario: Scenario, ledger_path: str, file: str = "<scenario>",
     except BaseException:
         book.conn.close()
         raise
-    return Results(runtime, scenario)
+    return Results(runtime, scenario, scenario_warnings(scenario))
 
 
 def _refused(scenario: Scenario, file: str, item: ins.Input, answer: ins.Answer) -> ScenarioError:

@@ -13,33 +13,33 @@ class _Base(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=Tru
     pass
 
 
-class CreditType(_Base, kw_only=True):
+class CreditType(_Base, kw_only=True, frozen=True):
     id: str
     name: str = ""
     decimals: int = 0
     fiat_per_credit: Amount | None = None
 
 
-class Metric(_Base, kw_only=True):
+class Metric(_Base, kw_only=True, frozen=True):
     event_type: str
     aggregation: Literal["count", "sum", "max", "unique"] = "sum"
     property: str | None = None
     filters: dict[str, list[str | int]] = {}
 
 
-class Product(_Base, kw_only=True):
+class Product(_Base, kw_only=True, frozen=True):
     id: str
     name: str = ""
     type: Literal["subscription", "usage"]
     metric: Metric | None = None
 
 
-class Tier(_Base, kw_only=True):
+class Tier(_Base, kw_only=True, frozen=True):
     up_to: Amount | None = None
     price: Amount
 
 
-class Rate(_Base, kw_only=True):
+class Rate(_Base, kw_only=True, frozen=True):
     product: str
     price: Amount | None = None
     tiers: list[Tier] | None = None
@@ -47,13 +47,13 @@ class Rate(_Base, kw_only=True):
     starting_at: At | None = None
 
 
-class RateCard(_Base, kw_only=True):
+class RateCard(_Base, kw_only=True, frozen=True):
     id: str
     name: str = ""
     rates: list[Rate] = []
 
 
-class Subscription(_Base, kw_only=True):
+class Subscription(_Base, kw_only=True, frozen=True):
     id: str
     product: str
     quantity: int | None = None
@@ -61,7 +61,7 @@ class Subscription(_Base, kw_only=True):
     proration: bool = True
 
 
-class RecurringCredit(_Base, kw_only=True):
+class RecurringCredit(_Base, kw_only=True, frozen=True):
     id: str | None = None
     credit_type: str | None = None
     amount: Amount
@@ -73,12 +73,12 @@ class RecurringCredit(_Base, kw_only=True):
     products: list[str] | None = None
 
 
-class InvoiceItem(_Base, kw_only=True):
+class InvoiceItem(_Base, kw_only=True, frozen=True):
     at: At | None = None  # default: the grant's start (useful in packages)
     amount: Amount
 
 
-class Credit(_Base, kw_only=True):
+class Credit(_Base, kw_only=True, frozen=True):
     id: str | None = None
     credit_type: str | None = None
     amount: Amount
@@ -90,14 +90,14 @@ class Credit(_Base, kw_only=True):
     months: int | None = None  # ends this many calendar months after its start
 
 
-class Commit(Credit, kw_only=True):
+class Commit(Credit, kw_only=True, frozen=True):
     """A paid grant: a credit with a type and, for prepaid commits, an invoice schedule."""
 
     type: Literal["prepaid", "postpaid"]
     invoice: list[InvoiceItem] = []
 
 
-class Contract(_Base, kw_only=True):
+class Contract(_Base, kw_only=True, frozen=True):
     rate_card: str
     overrides: list[Rate] = []
     subscriptions: list[Subscription] = []
@@ -108,12 +108,12 @@ class Contract(_Base, kw_only=True):
     billing_cycle: Literal["monthly"] = "monthly"
 
 
-class Package(Contract, kw_only=True):
+class Package(Contract, kw_only=True, frozen=True):
     id: str
     name: str = ""
 
 
-class Customer(_Base, kw_only=True):
+class Customer(_Base, kw_only=True, frozen=True):
     id: str
     name: str = ""
     package: str | None = None
@@ -124,49 +124,54 @@ class Customer(_Base, kw_only=True):
     payer: Literal["self", "parent"] = "self"
 
 
-class UsageEvent(_Base, kw_only=True):
+class UsageEvent(_Base, kw_only=True, frozen=True):
     id: str
     customer: str
     event_type: str
     properties: dict[str, Any] = {}
 
 
-class SeatChange(_Base, kw_only=True):
+class SeatChange(_Base, kw_only=True, frozen=True):
     customer: str
     subscription: str
     seats: list[str]
 
 
-class SetQuantity(_Base, kw_only=True):
+class SetQuantity(_Base, kw_only=True, frozen=True):
     customer: str
     subscription: str
     quantity: int
 
 
-class BuyCredits(_Base, kw_only=True):
+# The default price of a purchase, told apart by identity from a written `price: "0"` so that
+# `scenario_warnings` can point out credits that are free only because no price was given.
+NO_PRICE = Amount("0")
+
+
+class BuyCredits(_Base, kw_only=True, frozen=True):
     customer: str
     credit_type: str | None = None
     amount: Amount
-    price: Amount = Amount("0")
+    price: Amount = NO_PRICE
     priority: int = 1
     end: At | None = None
     id: str | None = None
     products: list[str] | None = None
 
 
-class UpdatePackage(Contract, kw_only=True):
+class UpdatePackage(Contract, kw_only=True, frozen=True):
     """A new version of a package from the entry's instant (customers provisioned later get it)."""
 
     package: str
     name: str = ""
 
 
-class ChangePackage(_Base, kw_only=True):
+class ChangePackage(_Base, kw_only=True, frozen=True):
     customer: str
     to: str
 
 
-class UpdateRate(_Base, kw_only=True):
+class UpdateRate(_Base, kw_only=True, frozen=True):
     rate_card: str
     product: str
     price: Amount | None = None
@@ -174,13 +179,13 @@ class UpdateRate(_Base, kw_only=True):
     credit_type: str | None = None
 
 
-class SetParent(_Base, kw_only=True):
+class SetParent(_Base, kw_only=True, frozen=True):
     customer: str
     parent: str | None
     payer: Literal["self", "parent"] | None = None
 
 
-class Entry(_Base, kw_only=True):
+class Entry(_Base, kw_only=True, frozen=True):
     """One timeline entry: an instant and exactly one command or usage event."""
 
     at: At
@@ -211,7 +216,7 @@ COMMANDS = (
 )
 
 
-class Generator(_Base, kw_only=True):
+class Generator(_Base, kw_only=True, frozen=True):
     """A usage source: a seeded generator (`generator:`) or a CSV file (`csv:`)."""
 
     generator: Literal["per_seat", "per_customer"] | None = None
@@ -225,13 +230,13 @@ class Generator(_Base, kw_only=True):
     properties: dict[str, Any] = {}
 
 
-class ExpectInvoice(_Base, kw_only=True):
+class ExpectInvoice(_Base, kw_only=True, frozen=True):
     customer: str
     period: At
     total: Amount
 
 
-class ExpectBalance(_Base, kw_only=True):
+class ExpectBalance(_Base, kw_only=True, frozen=True):
     customer: str
     credit_type: str
     at: At
@@ -240,25 +245,25 @@ class ExpectBalance(_Base, kw_only=True):
     grant: str | None = None
 
 
-class ExpectDenied(_Base, kw_only=True):
+class ExpectDenied(_Base, kw_only=True, frozen=True):
     customer: str
     count: int
 
 
-class ExpectBreakage(_Base, kw_only=True):
+class ExpectBreakage(_Base, kw_only=True, frozen=True):
     customer: str
     credit_type: str
     period: At
     amount: Amount
 
 
-class ExpectRollup(_Base, kw_only=True):
+class ExpectRollup(_Base, kw_only=True, frozen=True):
     customer: str
     period: At
     usage: Amount
 
 
-class Expect(_Base, kw_only=True):
+class Expect(_Base, kw_only=True, frozen=True):
     invoices: list[ExpectInvoice] = []
     balances: list[ExpectBalance] = []
     denied: list[ExpectDenied] = []
@@ -266,7 +271,7 @@ class Expect(_Base, kw_only=True):
     rollup: list[ExpectRollup] = []
 
 
-class Scenario(_Base, kw_only=True):
+class Scenario(_Base, kw_only=True, frozen=True):
     meterbook: Literal[1]
     name: str = ""
     seed: int = 0

@@ -1,12 +1,41 @@
-"""Cross-reference and consistency checks of a decoded scenario, each naming file and path."""
+"""Cross-reference and consistency checks of a decoded scenario, each naming file and path.
+
+The limits and refusals chosen where the rulebook is silent are listed in docs/semantics.md,
+"Input limits and refusals"; each is written once here, as a small helper."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
 
 from meterbook.scenarios.errors import ScenarioError
-from meterbook.scenarios.format import Commit, Contract, Credit, Product, Rate, Scenario
-from meterbook.scenarios.types import format_at
+from meterbook.scenarios.format import (
+    NO_PRICE,
+    Commit,
+    Contract,
+    Credit,
+    Customer,
+    Product,
+    Rate,
+    Scenario,
+)
+from meterbook.scenarios.generators import (
+    MAX_EVENTS_PER_DAY,
+    check_spec,
+    id_problem,
+    quantities_in,
+    quantity_metrics,
+)
+from meterbook.scenarios.types import format_at, months_later, quantity_value
+
+# Bounds on magnitudes (docs/semantics.md, "Input limits and refusals").
+MAX_WINDOW_MONTHS = 1200  # a simulation window of at most 100 years
+MAX_MONTHS = 1200  # `months:` on a credit or commit
+MAX_QUANTITY = 10**9  # subscription quantities
+MAX_PRIORITY = 10**6  # |priority|
+MAX_SEED = 2**63 - 1
+CURRENCY_DECIMALS = 2
 
 
 class _Checker:
@@ -17,18 +46,29 @@ class _Checker:
         self.file = file
         self.products = {p.id: p for p in scenario.products}
         self.units = {scenario.currency} | {c.id for c in scenario.credit_types}
+        self.decimals = {scenario.currency: CURRENCY_DECIMALS} | {c.id: c.decimals for c in scenario.credit_types}
         self.cards = {r.id for r in scenario.rate_cards}
         self.packages = {p.id: p for p in scenario.packages}
         self.customers = {c.id: c for c in scenario.customers}
+        self.metrics = quantity_metrics(scenario)
+
+    # -- small rules, each written once -----------------------------------------------------
 
     def fail(self, path: str, reason: str) -> None:
         """Raise the error for `path`."""
         raise ScenarioError(self.file, path, reason)
 
+    def ident(self, value: str, path: str) -> None:
+        """An id (or seat name): not empty, no surrounding whitespace, no control characters."""
+        problem = id_problem(value)
+        if problem:
+            self.fail(path, f"not a valid id: {problem}")
+
     def unique(self, ids: Iterable[str], path: str, kind: str) -> None:
-        """Refuse a repeated id within one kind."""
+        """Refuse a repeated or malformed id within one kind."""
         seen: set[str] = set()
         for i, ident in enumerate(ids):
+            self.ident(ident, f"{path}[{i}].id")
             if ident in seen:
                 self.fail(f"{path}[{i}].id", f"duplicate {kind} id {ident!r}")
             seen.add(ident)
@@ -38,17 +78,53 @@ class _Checker:
         if value not in known:
             self.fail(path, f"unknown {kind} {value!r}")
 
+    def between(self, value: int, lo: int, hi: int, path: str) -> None:
+        """Refuse an integer outside [lo, hi] (absurd magnitudes break arithmetic downstream)."""
+        if not lo <= value <= hi:
+            self.fail(path, f"expected an integer from {lo} to {hi}, got {value}")
+
+    def not_negative(self, amount: Decimal, path: str) -> None:
+        """Refuse a negative amount."""
+        if amount < 0:
+            self.fail(path, f"must not be negative, got {amount}")
+
+    def positive(self, amount: Decimal, path: str) -> None:
+        """Refuse an amount that is zero or negative."""
+        if amount <= 0:
+            self.fail(path, f"must be greater than 0, got {amount}")
+
+    def charge(self, amount: Decimal, unit: str, path: str) -> None:
+        """A charge or grant: not negative, and no finer than its unit's display decimals (a
+        rate may be finer; an amount billed or granted as such cannot be)."""
+        self.not_negative(amount, path)
+        places = self.decimals.get(unit, 0)
+        if amount != amount.quantize(Decimal(1).scaleb(-places)):
+            self.fail(path, f"{amount} is finer than {unit}'s {places} decimals")
+
+    def begins(self, cid: str) -> int:
+        """The instant a customer starts (default: the scenario's start)."""
+        c = self.customers[cid]
+        return c.start if c.start is not None else self.s.start
+
+    # -- the walk ---------------------------------------------------------------------------
+
     def run(self) -> None:
         """Check the whole scenario, in file order."""
         s = self.s
         if s.end <= s.start:
             self.fail("$.end", "must be after start")
+        if s.end > months_later(s.start, MAX_WINDOW_MONTHS):
+            self.fail("$.end", f"the simulation window is longer than {MAX_WINDOW_MONTHS // 12} years")
+        self.between(s.seed, 0, MAX_SEED, "$.seed")
+        self.ident(s.currency, "$.currency")
         self.unique((c.id for c in s.credit_types), "$.credit_types", "credit type")
         for i, ct in enumerate(s.credit_types):
             if ct.id == s.currency:
                 self.fail(f"$.credit_types[{i}].id", "a credit type cannot share the currency's id")
             if not 0 <= ct.decimals <= 6:
                 self.fail(f"$.credit_types[{i}].decimals", "must be between 0 and 6")
+            if ct.fiat_per_credit is not None:
+                self.positive(ct.fiat_per_credit, f"$.credit_types[{i}].fiat_per_credit")
         self.unique((p.id for p in s.products), "$.products", "product")
         for i, p in enumerate(s.products):
             self.product(p, f"$.products[{i}]")
@@ -65,8 +141,10 @@ class _Checker:
         self.cycles()
         for i in range(len(s.timeline)):
             self.entry(i)
+        self.purchase_ids()
         for i in range(len(s.usage)):
             self.generator(i)
+        self.overage_prices()
         if s.expect is not None:
             self.expect()
 
@@ -77,6 +155,8 @@ class _Checker:
                 self.fail(f"{path}.metric", "a usage product needs a metric")
             elif p.metric.aggregation != "count" and not p.metric.property:
                 self.fail(f"{path}.metric.property", f"{p.metric.aggregation} needs a property")
+            else:
+                self.ident(p.metric.event_type, f"{path}.metric.event_type")
         elif p.metric is not None:
             self.fail(f"{path}.metric", "a subscription product has no metric")
 
@@ -87,40 +167,71 @@ class _Checker:
             self.fail(path, "give exactly one of price or tiers")
         if rate.credit_type is not None:
             self.ref(rate.credit_type, self.units, f"{path}.credit_type", "credit type")
+        if rate.price is not None:
+            self.not_negative(rate.price, f"{path}.price")
         if rate.tiers is not None:
-            if not rate.tiers:
-                self.fail(f"{path}.tiers", "needs at least one tier")
-            last = None
-            for k, tier in enumerate(rate.tiers):
-                last_tier = k == len(rate.tiers) - 1
-                if (tier.up_to is None) != last_tier:
-                    self.fail(f"{path}.tiers[{k}].up_to", "every tier but the last needs up_to")
-                if tier.up_to is not None:
-                    if last is not None and tier.up_to <= last:
-                        self.fail(f"{path}.tiers[{k}].up_to", "tiers must ascend")
-                    last = tier.up_to
+            self.tiers(rate, path)
         if self.products[rate.product].type == "subscription":
             if rate.tiers is not None:
                 self.fail(f"{path}.tiers", "a subscription takes a flat price")
             if rate.credit_type not in (None, self.s.currency):
                 self.fail(f"{path}.credit_type", f"a subscription is priced in the currency ({self.s.currency})")
+            # A subscription price is charged as such: cents, not a rate (usage rates may be finer).
+            assert rate.price is not None
+            self.charge(rate.price, self.s.currency, f"{path}.price")
+
+    def tiers(self, rate: Rate, path: str) -> None:
+        """Graduated tiers: at least one, every bound but the last's, ascending, above 0."""
+        assert rate.tiers is not None
+        if not rate.tiers:
+            self.fail(f"{path}.tiers", "needs at least one tier")
+        last = None
+        for k, tier in enumerate(rate.tiers):
+            self.not_negative(tier.price, f"{path}.tiers[{k}].price")
+            last_tier = k == len(rate.tiers) - 1
+            if (tier.up_to is None) != last_tier:
+                self.fail(f"{path}.tiers[{k}].up_to", "every tier but the last needs up_to")
+            if tier.up_to is not None:
+                self.positive(tier.up_to, f"{path}.tiers[{k}].up_to")
+                if last is not None and tier.up_to <= last:
+                    self.fail(f"{path}.tiers[{k}].up_to", "tiers must ascend")
+                last = tier.up_to
 
     def grants(self, items: list[Credit] | list[Commit], path: str) -> None:
-        """Credits or commits: known units, products and accounts; sane dates."""
+        """Credits or commits: known units, products and accounts; sane dates and amounts."""
         for k, g in enumerate(items):
+            gp = f"{path}[{k}]"
+            unit = g.credit_type or self.s.currency
             if g.credit_type is not None:
-                self.ref(g.credit_type, self.units, f"{path}[{k}].credit_type", "credit type")
+                self.ref(g.credit_type, self.units, f"{gp}.credit_type", "credit type")
+            if g.id is not None:
+                self.ident(g.id, f"{gp}.id")
             for m, prod in enumerate(g.products or []):
-                self.ref(prod, self.products, f"{path}[{k}].products[{m}]", "product")
+                self.ref(prod, self.products, f"{gp}.products[{m}]", "product")
             if isinstance(g.child_access, list):
                 for m, cid in enumerate(g.child_access):
-                    self.ref(cid, self.customers, f"{path}[{k}].child_access[{m}]", "customer")
-            if g.amount < 0:
-                self.fail(f"{path}[{k}].amount", "must not be negative")
+                    self.ref(cid, self.customers, f"{gp}.child_access[{m}]", "customer")
+            self.charge(g.amount, unit, f"{gp}.amount")
+            self.between(g.priority, -MAX_PRIORITY, MAX_PRIORITY, f"{gp}.priority")
             if g.start is not None and g.end is not None and g.end <= g.start:
-                self.fail(f"{path}[{k}].end", "must be after start")
+                self.fail(f"{gp}.end", "must be after start")
             if g.months is not None and (g.end is not None or g.months < 1):
-                self.fail(f"{path}[{k}].months", "give months (at least 1) or end, not both")
+                self.fail(f"{gp}.months", "give months (at least 1) or end, not both")
+            if g.months is not None:
+                self.between(g.months, 1, MAX_MONTHS, f"{gp}.months")
+            if isinstance(g, Commit):
+                self.invoice(g, gp)
+
+    def invoice(self, g: Commit, path: str) -> None:
+        """A commit's invoice schedule: money amounts in cents, none dated after the commit ends."""
+        end: int | None = g.end
+        if end is None and g.months is not None and g.start is not None:
+            end = months_later(g.start, g.months)
+        for m, item in enumerate(g.invoice):
+            self.charge(item.amount, self.s.currency, f"{path}.invoice[{m}].amount")
+            if item.at is not None and end is not None and item.at > end:
+                self.fail(f"{path}.invoice[{m}].at", f"{format_at(item.at)} is after the commit ends "
+                                                     f"({format_at(end)})")
 
     def contract(self, c: Contract, path: str) -> None:
         """A contract or package: rate card, overrides, subscriptions, grants."""
@@ -130,6 +241,7 @@ class _Checker:
         subs = {}
         for k, sub in enumerate(c.subscriptions):
             sp = f"{path}.subscriptions[{k}]"
+            self.ident(sub.id, f"{sp}.id")
             if sub.id in subs:
                 self.fail(f"{sp}.id", f"duplicate subscription id {sub.id!r}")
             subs[sub.id] = sub
@@ -138,21 +250,27 @@ class _Checker:
                 self.fail(f"{sp}.product", f"{sub.product!r} is not a subscription product")
             if sub.seat_based and sub.quantity is not None:
                 self.fail(f"{sp}.quantity", "a seat-based subscription counts its seats")
-            if sub.quantity is not None and sub.quantity < 0:
-                self.fail(f"{sp}.quantity", "must not be negative")
+            if sub.quantity is not None:
+                self.between(sub.quantity, 0, MAX_QUANTITY, f"{sp}.quantity")
         self.grants(c.credits, f"{path}.credits")
         self.grants(c.commits, f"{path}.commits")
+        self.grant_ids(c, path)
         for k, rc in enumerate(c.recurring_credits):
             rp = f"{path}.recurring_credits[{k}]"
+            if rc.id is not None:
+                self.ident(rc.id, f"{rp}.id")
             if rc.credit_type is not None:
                 self.ref(rc.credit_type, self.units, f"{rp}.credit_type", "credit type")
+            self.charge(rc.amount, rc.credit_type or self.s.currency, f"{rp}.amount")
+            self.between(rc.priority, -MAX_PRIORITY, MAX_PRIORITY, f"{rp}.priority")
+            self.ident(rc.seat_key, f"{rp}.seat_key")
             for m, prod in enumerate(rc.products or []):
                 self.ref(prod, self.products, f"{rp}.products[{m}]", "product")
             if rc.per_seat_of is not None:
-                sub = subs.get(rc.per_seat_of)
-                if sub is None:
+                linked = subs.get(rc.per_seat_of)
+                if linked is None:
                     self.fail(f"{rp}.per_seat_of", f"unknown subscription {rc.per_seat_of!r}")
-                elif not sub.seat_based:
+                elif not linked.seat_based:
                     self.fail(
                         f"{rp}.per_seat_of",
                         f"subscription {rc.per_seat_of!r} is not seat-based (seat_based: true)",
@@ -162,8 +280,16 @@ class _Checker:
             if rc.rollover is not None and not 0 <= rc.rollover <= 1:
                 self.fail(f"{rp}.rollover", "must be a fraction between 0 and 1")
 
+    def grant_ids(self, c: Contract, path: str) -> None:
+        """One contract's credits and commits have distinct grant ids (given or by position)."""
+        seen: dict[str, str] = {}
+        for gid, gp in contract_grant_ids(c, path):
+            if gid in seen:
+                self.fail(f"{gp}.id", f"grant id {gid!r} is also the id of {seen[gid]}")
+            seen[gid] = gp
+
     def customer(self, i: int) -> None:
-        """A customer: one of package/contract, parent, start, seats."""
+        """A customer: one of package/contract, parent, start, seats, grant dates."""
         c = self.s.customers[i]
         path = f"$.customers[{i}]"
         if (c.package is None) == (c.contract is None):
@@ -174,20 +300,40 @@ class _Checker:
             self.contract(c.contract, f"{path}.contract")
         if c.parent is not None:
             self.ref(c.parent, self.customers, f"{path}.parent", "customer")
-            parent_start = self.customers[c.parent].start or self.s.start
-            if c.payer == "parent" and (c.start or self.s.start) < parent_start:
+            if c.payer == "parent" and self.begins(c.id) < self.begins(c.parent):
                 self.fail(f"{path}.start", f"a child paid by its parent cannot start before {c.parent!r}")
         elif c.payer == "parent":
             self.fail(f"{path}.payer", "payer: parent needs a parent")
         if c.start is not None and not self.s.start <= c.start < self.s.end:
             self.fail(f"{path}.start", "must lie inside the simulation window")
+        for k, seat in enumerate(c.seats):
+            self.ident(seat, f"{path}.seats[{k}]")
+            if seat in c.seats[:k]:
+                self.fail(f"{path}.seats[{k}]", f"seat {seat!r} is listed twice")
         if c.seats:
             contract = c.contract or self.packages[c.package]  # type: ignore[index]
             seat_subs = [sub for sub in contract.subscriptions if sub.seat_based]
             if len(seat_subs) != 1:
                 self.fail(f"{path}.seats", "seats need exactly one seat-based subscription")
-            if len(set(c.seats)) != len(c.seats):
-                self.fail(f"{path}.seats", "a seat is listed twice")
+        self.grant_dates(c, path)
+
+    def grant_dates(self, c: Customer, path: str) -> None:
+        """The customer's own contract grants must not end before the customer starts (they
+        could never pay for anything)."""
+        contract, cpath = self.contract_of(c, path)
+        begins = self.begins(c.id)
+        for kind in ("credits", "commits"):
+            for k, g in enumerate(getattr(contract, kind)):
+                if g.end is not None and g.end <= begins:
+                    self.fail(f"{cpath}.{kind}[{k}].end", f"{format_at(g.end)} is not after customer {c.id!r} "
+                                                          f"starts ({format_at(begins)})")
+
+    def contract_of(self, c: Customer, path: str) -> tuple[Contract, str]:
+        """A customer's initial contract and its path (a package's, for a package)."""
+        if c.contract is not None:
+            return c.contract, f"{path}.contract"
+        index = next(k for k, p in enumerate(self.s.packages) if p.id == c.package)
+        return self.s.packages[index], f"$.packages[{index}]"
 
     def cycles(self) -> None:
         """Refuse a parent chain that loops, naming the loop."""
@@ -207,21 +353,27 @@ class _Checker:
         path = f"$.timeline[{i}]"
         if not self.s.start <= e.at < self.s.end:
             self.fail(f"{path}.at", f"{format_at(e.at)} lies outside the simulation window")
+        if e.id is not None:
+            self.ident(e.id, f"{path}.id")
         for name in ("usage", "add_seats", "remove_seats", "set_quantity", "buy_credits",
                      "change_package", "migrate_package", "set_parent"):
             cmd = getattr(e, name)
             if cmd is not None:
                 self.ref(cmd.customer, self.customers, f"{path}.{name}.customer", "customer")
-                begins = self.customers[cmd.customer].start or self.s.start
+                begins = self.begins(cmd.customer)
                 if e.at < begins:
                     self.fail(f"{path}.{name}", f"{name} at {format_at(e.at)}: customer {cmd.customer!r} "
                                                 f"starts at {format_at(begins)}")
-        if e.buy_credits is not None and e.buy_credits.credit_type is not None:
-            self.ref(e.buy_credits.credit_type, self.units, f"{path}.buy_credits.credit_type",
-                     "credit type")
+        if e.usage is not None:
+            self.usage(e.usage.id, e.usage.event_type, e.usage.properties, f"{path}.usage")
+        for name in ("add_seats", "remove_seats"):
+            change = getattr(e, name)
+            if change is not None:
+                self.seat_list(change.seats, f"{path}.{name}.seats")
+        if e.set_quantity is not None:
+            self.between(e.set_quantity.quantity, 0, MAX_QUANTITY, f"{path}.set_quantity.quantity")
         if e.buy_credits is not None:
-            for k, prod in enumerate(e.buy_credits.products or []):
-                self.ref(prod, self.products, f"{path}.buy_credits.products[{k}]", "product")
+            self.purchase(i)
         for name in ("change_package", "migrate_package"):
             cmd = getattr(e, name)
             if cmd is not None:
@@ -237,19 +389,143 @@ class _Checker:
         if e.set_parent is not None and e.set_parent.parent is not None:
             self.ref(e.set_parent.parent, self.customers, f"{path}.set_parent.parent", "customer")
 
+    def usage(self, uid: str, event_type: str, props: dict[str, Any], path: str) -> None:
+        """A usage event: a valid id, and every property a metric reads is a finite number >= 0."""
+        self.ident(uid, f"{path}.id")
+        self.ident(event_type, f"{path}.event_type")
+        for prop in quantities_in(self.metrics.get(event_type, []), props):
+            try:
+                quantity_value(props[prop])
+            except ValueError as exc:
+                self.fail(f"{path}.properties.{prop}", str(exc))
+
+    def seat_list(self, seats: list[str], path: str) -> None:
+        """The seats of one add_seats or remove_seats: valid, each once."""
+        if not seats:
+            self.fail(path, "needs at least one seat")
+        for k, seat in enumerate(seats):
+            self.ident(seat, f"{path}[{k}]")
+            if seat in seats[:k]:
+                self.fail(f"{path}[{k}]", f"seat {seat!r} is listed twice")
+
+    def purchase(self, i: int) -> None:
+        """A credit purchase: known unit and products, amounts in their units' decimals, and
+        an expiry after the purchase."""
+        e = self.s.timeline[i]
+        b = e.buy_credits
+        assert b is not None
+        path = f"$.timeline[{i}].buy_credits"
+        unit = b.credit_type or self.s.currency
+        if b.credit_type is not None:
+            self.ref(b.credit_type, self.units, f"{path}.credit_type", "credit type")
+        if b.id is not None:
+            self.ident(b.id, f"{path}.id")
+        for k, prod in enumerate(b.products or []):
+            self.ref(prod, self.products, f"{path}.products[{k}]", "product")
+        self.charge(b.amount, unit, f"{path}.amount")
+        self.charge(b.price, self.s.currency, f"{path}.price")
+        self.between(b.priority, -MAX_PRIORITY, MAX_PRIORITY, f"{path}.priority")
+        if b.end is not None and b.end <= e.at:
+            self.fail(f"{path}.end", f"{format_at(b.end)} is not after the purchase ({format_at(e.at)})")
+
+    def purchase_ids(self) -> None:
+        """A purchase's grant id is not the id of another grant of the same customer (its
+        contract's credits and commits, or another purchase)."""
+        taken: dict[str, dict[str, str]] = {}
+        for k, c in enumerate(self.s.customers):
+            contract, cpath = self.contract_of(c, f"$.customers[{k}]")
+            taken[c.id] = dict(contract_grant_ids(contract, cpath))
+        for i, e in enumerate(self.s.timeline):
+            b = e.buy_credits
+            if b is None:
+                continue
+            gid = purchase_id(b.id, i)
+            mine = taken[b.customer]
+            if gid in mine:
+                self.fail(f"$.timeline[{i}].buy_credits.id",
+                          f"grant id {gid!r} is also the id of {mine[gid]} of customer {b.customer!r}")
+            mine[gid] = f"$.timeline[{i}].buy_credits"
+
     def generator(self, i: int) -> None:
-        """A usage source: one of generator/csv, known customers."""
+        """A usage source: one of generator/csv, known customers, parameters that can run."""
         g = self.s.usage[i]
         path = f"$.usage[{i}]"
         if (g.generator is None) == (g.csv is None):
             self.fail(path, "give exactly one of generator or csv")
+        if g.csv is not None:
+            if not g.csv.strip():
+                self.fail(f"{path}.csv", "must name a file")
+            for name in ("customers", "event_type", "start", "end"):
+                if getattr(g, name) is not None:
+                    self.fail(f"{path}.{name}", "only a generator takes this (a CSV row names its own)")
+            if g.properties:
+                self.fail(f"{path}.properties", "only a generator takes this (a CSV row names its own)")
+            return
         for k, cid in enumerate(g.customers or []):
             self.ref(cid, self.customers, f"{path}.customers[{k}]", "customer")
-        if g.generator is not None and not g.event_type:
+        if not g.event_type:
             self.fail(f"{path}.event_type", "a generator needs an event_type")
+        assert g.event_type is not None
+        self.ident(g.event_type, f"{path}.event_type")
+        self.ident(g.seat_key, f"{path}.seat_key")
+        self.between(g.events_per_day, 1, MAX_EVENTS_PER_DAY, f"{path}.events_per_day")
+        start = g.start if g.start is not None else self.s.start
+        end = g.end if g.end is not None else self.s.end
+        for name, at in (("start", g.start), ("end", g.end)):
+            if at is not None and not self.s.start <= at <= self.s.end:
+                self.fail(f"{path}.{name}", f"{format_at(at)} lies outside the simulation window")
+        if end <= start:
+            self.fail(f"{path}.end", "must be after start")
+        quantities = {m.property for m in self.metrics.get(g.event_type, [])}
+        for name, spec in g.properties.items():
+            problem = check_spec(spec, f"{path}.properties.{name}", name in quantities)
+            if problem:
+                where, _, reason = problem.partition(": ")
+                self.fail(f"{path}.properties.{name}{where}", reason)
+
+    def overage_prices(self) -> None:
+        """Rule 5 bills credit overage at fiat_per_credit: a credit type that prices usage on a
+        contract with `on_exhausted: bill` needs one (else the run fails on some event later)."""
+        for unit, product, where in self.billed_credit_rates():
+            index = next((k for k, ct in enumerate(self.s.credit_types) if ct.id == unit), None)
+            if index is None or self.s.credit_types[index].fiat_per_credit is not None:
+                continue
+            self.fail(f"$.credit_types[{index}].fiat_per_credit",
+                      f"needed: product {product!r} is priced in {unit!r} on {where}, which has "
+                      f"on_exhausted: bill, so overage in {unit!r} is billed in {self.s.currency} at this "
+                      f"rate (or set on_exhausted: block there)")
+
+    def billed_credit_rates(self) -> Iterator[tuple[str, str, str]]:
+        """(credit type, usage product, contract path) for each usage rate priced in a credit
+        type that a contract billing its overage (`on_exhausted: bill`) may use."""
+        card_rates: dict[str, list[Rate]] = {}
+        for card in self.s.rate_cards:
+            card_rates.setdefault(card.id, []).extend(card.rates)
+        for e in self.s.timeline:
+            u = e.update_rate
+            if u is not None:
+                card_rates.setdefault(u.rate_card, []).append(
+                    Rate(product=u.product, price=u.price, tiers=u.tiers, credit_type=u.credit_type))
+        for contract, where in self.contracts():
+            if contract.on_exhausted != "bill":
+                continue
+            for rate in [*card_rates.get(contract.rate_card, []), *contract.overrides]:
+                if rate.credit_type not in (None, self.s.currency) and self.products[rate.product].type == "usage":
+                    yield rate.credit_type, rate.product, where
+
+    def contracts(self) -> Iterator[tuple[Contract, str]]:
+        """Every contract of the file with its path: packages, their updates, customers' own."""
+        for k, pkg in enumerate(self.s.packages):
+            yield pkg, f"$.packages[{k}]"
+        for k, c in enumerate(self.s.customers):
+            if c.contract is not None:
+                yield c.contract, f"$.customers[{k}].contract"
+        for k, e in enumerate(self.s.timeline):
+            if e.update_package is not None:
+                yield e.update_package, f"$.timeline[{k}].update_package"
 
     def expect(self) -> None:
-        """Expectations name known customers and units."""
+        """Expectations name known customers, units, seats and (where knowable) grants."""
         x = self.s.expect
         assert x is not None
         for kind in ("invoices", "balances", "denied", "breakage", "rollup"):
@@ -258,8 +534,86 @@ class _Checker:
                 ct = getattr(item, "credit_type", None)
                 if ct is not None:
                     self.ref(ct, self.units, f"$.expect.{kind}[{k}].credit_type", "credit type")
+        for k, d in enumerate(x.denied):
+            self.between(d.count, 0, 2**63 - 1, f"$.expect.denied[{k}].count")
+        for k, b in enumerate(x.balances):
+            path = f"$.expect.balances[{k}]"
+            if b.seat is not None and b.seat not in self.seats_ever(b.customer):
+                self.fail(f"{path}.seat", f"customer {b.customer!r} never has a seat {b.seat!r}")
+            if b.grant is not None and not self.known_grant(b.customer, b.grant):
+                self.fail(f"{path}.grant", f"customer {b.customer!r} has no grant {b.grant!r}")
+
+    def seats_ever(self, cid: str) -> set[str]:
+        """Every seat a customer is ever given: its `seats:` and the timeline's add_seats."""
+        seats = set(self.customers[cid].seats)
+        for e in self.s.timeline:
+            if e.add_seats is not None and e.add_seats.customer == cid:
+                seats.update(e.add_seats.seats)
+        return seats
+
+    def known_grant(self, cid: str, grant: str) -> bool:
+        """Whether `grant` can be one of the customer's own grant ids (docs/semantics.md, "Grant
+        ids"): a credit or commit of any contract it may have, a purchase, or a recurring
+        credit's generated id (checked by its first segment only: the rest depends on dates)."""
+        own: set[str] = set()
+        recurring: set[str] = set()
+        for contract in self.contracts_of(cid):
+            own.update(gid for gid, _ in contract_grant_ids(contract, ""))
+            recurring.update(rc.id or f"recurring-{k}" for k, rc in enumerate(contract.recurring_credits))
+        for i, e in enumerate(self.s.timeline):
+            if e.buy_credits is not None and e.buy_credits.customer == cid:
+                own.add(purchase_id(e.buy_credits.id, i))
+        return grant in own or ("/" in grant and grant.split("/", 1)[0] in recurring)
+
+    def contracts_of(self, cid: str) -> list[Contract]:
+        """Every contract a customer may hold over the run: its own or its package, packages it
+        changes to, and every update of those packages."""
+        c = self.customers[cid]
+        names = {c.package} if c.package is not None else set()
+        for e in self.s.timeline:
+            for cmd in (e.change_package, e.migrate_package):
+                if cmd is not None and cmd.customer == cid:
+                    names.add(cmd.to)
+        found: list[Contract] = [c.contract] if c.contract is not None else []
+        found += [self.packages[n] for n in names]
+        found += [e.update_package for e in self.s.timeline
+                  if e.update_package is not None and e.update_package.package in names]
+        return found
+
+
+def contract_grant_ids(c: Contract, path: str) -> list[tuple[str, str]]:
+    """(grant id, path) of a contract's credits and commits: `id:`, else `credit-N`/`commit-N`."""
+    out = [(g.id or f"credit-{k}", f"{path}.credits[{k}]") for k, g in enumerate(c.credits)]
+    out += [(g.id or f"commit-{k}", f"{path}.commits[{k}]") for k, g in enumerate(c.commits)]
+    return out
+
+
+def purchase_id(given: str | None, index: int) -> str:
+    """A purchase's grant id: its `id:`, else `purchase-N` with N its timeline index."""
+    return given if given is not None else f"purchase-{index}"
 
 
 def validate(scenario: Scenario, file: str) -> None:
     """Raise ScenarioError for the first broken reference or inconsistent value."""
     _Checker(scenario, file).run()
+
+
+def scenario_warnings(scenario: Scenario) -> list[str]:
+    """Defaults that are legal but may cost money, one readable line each with its path:
+    credits bought without a price (free), and a seat-based subscription on a customer that
+    starts with no seats (it pays nothing until seats are added)."""
+    warnings: list[str] = []
+    for i, e in enumerate(scenario.timeline):
+        if e.buy_credits is not None and e.buy_credits.price is NO_PRICE:
+            warnings.append(f"$.timeline[{i}].buy_credits.price: no price given, so these credits are free "
+                            f'(write price: "0" to say so)')
+    packages = {p.id: p for p in scenario.packages}
+    for i, c in enumerate(scenario.customers):
+        contract = c.contract if c.contract is not None else packages.get(c.package or "")
+        if contract is None or c.seats:
+            continue
+        for sub in contract.subscriptions:
+            if sub.seat_based:
+                warnings.append(f"$.customers[{i}].seats: subscription {sub.id!r} is seat-based but no seats are "
+                                "given, so it charges nothing until seats are added")
+    return warnings

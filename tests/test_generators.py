@@ -61,3 +61,17 @@ usage: [{csv: u.csv}]
     with pytest.raises(ScenarioError) as info:
         list(generated_entries(s, "s.yaml", tmp_path))
     assert str(info.value) == "u.csv: line 3: expected an RFC 3339 UTC time or a date, got 'yesterday'"
+
+
+def test_seeded_values_and_ids_are_pinned_and_yielded_in_time_order() -> None:
+    """The values and ids of seed 42 as they were before generation streamed; only the yield
+    order changed (now by time)."""
+    from meterbook.scenarios import format_at
+
+    got = {e.usage.id: (format_at(e.at), e.usage.properties) for e in entries()}
+    assert got["g0-1"] == ("2026-01-01T22:34:52.402870Z", {"credits": 2, "user": "alice"})
+    assert got["g0-2"] == ("2026-01-01T08:08:11.854519Z", {"credits": 3, "user": "alice"})
+    assert got["g0-4"] == ("2026-01-01T02:56:20.996095Z", {"credits": 4, "user": "bob"})
+    assert got["g0-156"] == ("2026-01-31T18:44:56.075099Z", {"credits": 3, "user": "erin"})
+    ats = [e.at for e in entries()]
+    assert ats == sorted(ats)

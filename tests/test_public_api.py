@@ -16,7 +16,7 @@ def test_public_names() -> None:
     assert sorted(engine.__all__) == ["Results", "Runtime", "Scenario", "check", "load", "simulate"]
     assert "Customer" in actors.__all__ and "CommandError" in actors.__all__
     assert {"Book", "LedgerError", "export_lines", "verify_file"} <= set(ledger.__all__)
-    assert {"Scenario", "ScenarioError", "load", "load_text"} <= set(scenarios.__all__)
+    assert {"Scenario", "ScenarioError", "load", "load_text", "scenario_warnings"} <= set(scenarios.__all__)
 
 
 def test_notebook_api(tmp_path: Path) -> None:

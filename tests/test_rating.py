@@ -89,7 +89,8 @@ timeline:
 """
     with pytest.raises(ScenarioError) as info:
         run_text(text, "neg.yaml")
-    assert str(info.value) == ("neg.yaml: $.timeline[1]: usage at 2026-01-03T00:00:00Z: usage b: n is negative (-50); "
+    # Refused at load since the hardening pass (the engine refuses it too, at run time).
+    assert str(info.value) == ("neg.yaml: $.timeline[1].usage.properties.n: must not be negative, got -50; "
                                "send a correction as a credit")
 
 

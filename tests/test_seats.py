@@ -187,8 +187,10 @@ def test_overage_without_fiat_rate_is_refused_clearly(run_text) -> None:
     text = scenario(usage(1, "2026-01-05", 250)).replace(', fiat_per_credit: "0.01"', "")
     with pytest.raises(ScenarioError) as info:
         run_text(text, "t.yaml")
-    assert str(info.value) == ("t.yaml: $.timeline[0]: usage at 2026-01-05T00:00:00Z: usage e1: credit type 'cr' "
-                               "has no fiat_per_credit, so its overage cannot be billed")
+    # Refused at load, where the missing field is, rather than on the first event that overflows.
+    assert str(info.value) == ("t.yaml: $.credit_types[0].fiat_per_credit: needed: product 'ai' is priced in 'cr' "
+                               "on $.packages[0], which has on_exhausted: bill, so overage in 'cr' is billed in USD "
+                               "at this rate (or set on_exhausted: block there)")
 
 
 def test_subscription_priced_in_credits_is_refused(run_text) -> None:
