@@ -95,3 +95,27 @@ def test_export_of_a_non_ledger_is_bad_input(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["ledger", "export", str(f), str(tmp_path / "out.jsonl")])
     assert result.exit_code == 2
     assert "not a readable SQLite ledger" in result.output
+
+
+def test_silent_costly_defaults_are_warned_on_stderr_and_in_the_summary(tmp_path: Path) -> None:
+    f = tmp_path / "warn.yaml"
+    f.write_text("""meterbook: 1
+start: 2026-01-01
+end: 2026-02-01
+products: [{id: seat, type: subscription}]
+rate_cards: [{id: r, rates: [{product: seat, price: "10.00"}]}]
+customers:
+  - {id: c, contract: {rate_card: r, subscriptions: [{id: s, product: seat, seat_based: true}]}}
+timeline:
+  - {at: 2026-01-05, buy_credits: {customer: c, amount: "10.00"}}
+""")
+    result = CliRunner().invoke(main, ["simulate", str(f), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    expected = [
+        '$.timeline[0].buy_credits.price: no price given, so these credits are free (write price: "0" to say so)',
+        "$.customers[0].seats: subscription 's' is seat-based but no seats are given, so it charges nothing until "
+        "seats are added",
+    ]
+    for line in expected:
+        assert f"warning: {line}" in result.output
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["warnings"] == expected
