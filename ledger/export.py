@@ -98,8 +98,8 @@ def transactions(db: sqlite_utils.Database) -> Iterator[ExportTransaction]:
 
 def export_lines(conn: sqlite3.Connection) -> bytes:
     """Every transaction with its postings, one JSON object per line, ordered by id."""
-    # A borrowed connection: leave its settings as they were (no recursive triggers).
-    db = sqlite_utils.Database(conn, recursive_triggers=False)
+    # A borrowed connection: leave it as it was (no recursive triggers, no plugin functions).
+    db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
     enc = msgspec.json.Encoder()
     out = bytearray()
     for txn in transactions(db):

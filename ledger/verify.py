@@ -63,8 +63,8 @@ _CHECKS: tuple[tuple[str, str], ...] = (
 def violations(conn: sqlite3.Connection, limit: int = 20) -> list[str]:
     """Every broken invariant found (up to `limit`), first one first: the schema (triggers
     missing or changed, tables or columns), then the data."""
-    # A borrowed connection: leave its settings as they were (no recursive triggers).
-    db = sqlite_utils.Database(conn, recursive_triggers=False)
+    # A borrowed connection: leave it as it was (no recursive triggers, no plugin functions).
+    db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
     found = trigger_problems(db)
     tables = table_problems(db)
     if tables:
