@@ -3,98 +3,170 @@
 from __future__ import annotations
 
 import sqlite3
-from importlib import resources
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
+import msgspec
 import sqlite_utils
 
 from meterbook.ledger.errors import LedgerError, require
+from meterbook.ledger.rows import AccountRow, UnitRow, typed
+from meterbook.ledger.schema import schema_sql, table_problems, trigger_problems
+
+__all__ = ["ACCOUNT_TYPES", "CREDIT_NORMAL", "MAX_UNITS", "Batch", "Book", "schema_sql"]
 
 ACCOUNT_TYPES = ("asset", "liability", "revenue", "expense", "equity")
 CREDIT_NORMAL = frozenset(("liability", "revenue", "equity"))
 
+# The largest absolute amount of one leg, and the largest sum of one transaction's positive legs
+# in one unit, in ledger units (10**-scale of the unit). SQLite keeps INTEGER in 64 bits
+# (|x| < 9.22e18): the bound leaves room for an account to sum ~92 full-size legs before SUM()
+# overflows. At scale 9 it is 10**8 whole units per leg; at scale 8 (USD), $10**9.
+MAX_UNITS = 10**17
 
-def schema_sql() -> str:
-    """The DDL of the ledger, shipped beside this module."""
-    return resources.files("meterbook.ledger").joinpath("schema.sql").read_text(encoding="utf-8")
+# A row of `transactions` (id, idempotency key, at_us, kind, cause) and one of `postings`
+# (transaction id, account id, unit, amount): plain tuples, because the hot path hands them
+# to executemany as they are.
+TxnRow = tuple[int, str, int, str, str]
+PostingRow = tuple[int, int, str, int]
+
+# Keys or ids per IN (...) query: far below SQLite's limit on bound parameters.
+_CHUNK = 500
+
+
+class Batch(NamedTuple):
+    """Everything one group commit writes, detached from the book by `take_batch`."""
+
+    units: list[UnitRow]
+    accounts: list[AccountRow]
+    transactions: list[TxnRow]
+    postings: list[PostingRow]
+
+
+class StoredKey(msgspec.Struct, frozen=True):
+    """A written transaction found by its idempotency key."""
+
+    id: int
+    key: str
+    kind: str
+    cause: str
 
 
 class Book:
     """One ledger file. Postings are queued in memory and written in one SQLite transaction
-    per flush, so the hot path never pays a commit per event (DESIGN.md's table)."""
+    per flush, so the hot path never pays a commit per event (DESIGN.md's table). Every
+    SQLite failure surfaces as a LedgerError naming what was being written."""
 
-    def __init__(self, path: str | Path, *, durable: bool = False) -> None:
+    def __init__(self, path: str | Path, *, durable: bool = False, timeout: float = 5.0) -> None:
+        """Open (or create) the ledger at `path`; `timeout` is how long to wait for a lock
+        another connection holds. Refuses a file that is not a ledger of this schema."""
         self.path = str(path)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self.db = sqlite_utils.Database(conn)
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=timeout)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot open ledger {self.path}: {exc}") from exc
+        self.conn = conn
+        self.keys: set[str] = set()
+        self._new_units: list[UnitRow] = []
+        self._new_accounts: list[AccountRow] = []
+        self._txns: list[TxnRow] = []
+        self._postings: list[PostingRow] = []
+        try:
+            self.db = sqlite_utils.Database(conn)
+            self._prepare(durable)
+            self._load()
+        except (sqlite3.Error, msgspec.ValidationError) as exc:
+            conn.close()
+            raise LedgerError(f"cannot open ledger {self.path}: {exc}") from exc
+        except LedgerError:
+            conn.close()
+            raise
+
+    def _prepare(self, durable: bool) -> None:
+        """Check an existing file's tables, set the connection up, create what is missing, and
+        check the triggers the file already had (CREATE IF NOT EXISTS would keep a changed one)."""
+        if self.db.table_names():
+            problems = table_problems(self.db)
+            require(not problems, f"cannot open ledger {self.path}: {'; '.join(problems)}")
+        conn = self.conn
         if self.path != ":memory:":
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         # Index pages of a large ledger must stay cached, or every insert becomes a read.
         conn.execute("PRAGMA cache_size=-262144")
-        conn.executescript(schema_sql())
-        self.conn = conn
-        self.units: dict[str, tuple[int, int]] = {
-            row[0]: (row[1], row[2]) for row in conn.execute("SELECT unit, scale, decimals FROM units")
-        }
-        self.accounts: dict[str, tuple[int, str, str]] = {
-            row[1]: (row[0], row[2], row[3])
-            for row in conn.execute("SELECT id, name, type, unit FROM accounts")
-        }
-        self.account_units: dict[int, str] = {a[0]: a[2] for a in self.accounts.values()}
-        self.next_account = 1 + max((a[0] for a in self.accounts.values()), default=0)
-        last = conn.execute("SELECT MAX(id) FROM transactions").fetchone()[0]
-        self.next_txn = 1 + (last or 0)
-        self.keys: set[str] = set()
-        self._new_units: list[tuple[str, int, int]] = []
-        self._new_accounts: list[tuple[int, str, str, str]] = []
-        self._txns: list[tuple[int, str, int, str, str]] = []
-        self._postings: list[tuple[int, int, str, int]] = []
+        self.db.executescript(schema_sql())
+        problems = trigger_problems(self.db)
+        require(not problems, f"cannot open ledger {self.path}: {'; '.join(problems)}")
+
+    def _load(self) -> None:
+        """Read units and accounts into memory and find where transaction ids continue."""
+        units = typed(self.db["units"].rows_where(select="unit, scale, decimals"), UnitRow)
+        self.units: dict[str, UnitRow] = {u.unit: u for u in units}
+        accounts = typed(self.db["accounts"].rows_where(select="id, name, type, unit", order_by="id"), AccountRow)
+        self.accounts: dict[str, AccountRow] = {a.name: a for a in accounts}
+        self.account_units: dict[int, str] = {a.id: a.unit for a in self.accounts.values()}
+        self.next_account = 1 + max((a.id for a in self.accounts.values()), default=0)
+        self.next_txn = 1 + self._one_int("SELECT COALESCE(MAX(id), 0) AS value FROM transactions", (), "opening")
 
     # -- units and accounts -------------------------------------------------------------
     def unit(self, unit: str, scale: int, decimals: int) -> None:
         """Declare a unit with its ledger scale (stored decimals) and display decimals."""
         known = self.units.get(unit)
         if known is not None:
-            require(known == (scale, decimals), f"unit {unit} redeclared as {scale}/{decimals}")
+            require((known.scale, known.decimals) == (scale, decimals), f"unit {unit} redeclared as {scale}/{decimals}")
             return
-        self.units[unit] = (scale, decimals)
-        self._new_units.append((unit, scale, decimals))
+        row = UnitRow(unit, scale, decimals)
+        self.units[unit] = row
+        self._new_units.append(row)
 
     def account(self, name: str, type_: str, unit: str) -> int:
         """The id of an account, opening it on first use."""
         known = self.accounts.get(name)
         if known is not None:
-            require(known[1:] == (type_, unit), f"account {name} reopened as {type_}/{unit}")
-            return known[0]
+            require((known.type, known.unit) == (type_, unit), f"account {name} reopened as {type_}/{unit}")
+            return known.id
         require(type_ in ACCOUNT_TYPES, f"account {name}: unknown type {type_}")
         require(unit in self.units, f"account {name}: unknown unit {unit}")
-        ident = self.next_account
+        row = AccountRow(self.next_account, name, type_, unit)
         self.next_account += 1
-        self.accounts[name] = (ident, type_, unit)
-        self.account_units[ident] = unit
-        self._new_accounts.append((ident, name, type_, unit))
-        return ident
+        self.accounts[name] = row
+        self.account_units[row.id] = unit
+        self._new_accounts.append(row)
+        return row.id
 
     # -- posting ------------------------------------------------------------------------
-    def post(
-        self, key: str, at_us: int, kind: str, cause: str, legs: list[tuple[int, int]]
-    ) -> int:
+    def post(self, key: str, at_us: int, kind: str, cause: str, legs: Sequence[tuple[int, int]]) -> int:
         """Queue one balanced transaction of (account id, signed amount) legs; returns its id.
-        Zero legs are dropped; a transaction that nets to nothing is not written at all."""
+        Zero legs are dropped; a transaction that nets to nothing is not written at all.
+        Refuses an unknown account, an unbalanced unit, a leg or a unit's positive legs beyond
+        MAX_UNITS, and an idempotency key queued already (`write` refuses one written before)."""
         units = self.account_units
         sums: dict[str, int] = {}
-        for account_id, amount in legs:
-            if amount:
-                unit = units[account_id]
-                sums[unit] = sums.get(unit, 0) + amount
+        # A leg above MAX_UNITS / len(legs) sends the transaction to the exact check. Below it,
+        # no unit's positive legs (at most len(legs) of them) can sum past MAX_UNITS, and a
+        # balanced unit's negative legs sum to its positive ones: every leg is bounded, for one
+        # comparison per leg and no arithmetic.
+        limit = MAX_UNITS // (len(legs) or 1)
+        large = False
+        try:
+            for account_id, amount in legs:
+                if amount:
+                    unit = units[account_id]
+                    sums[unit] = sums.get(unit, 0) + amount
+                    if amount > limit:
+                        large = True
+        except KeyError as exc:
+            raise LedgerError(f"transaction {key} ({kind}) names unknown account {exc.args[0]}", cause) from None
         if not sums:
             return 0
         for unit, total in sums.items():
             if total:
-                raise LedgerError(f"transaction {key} ({kind}) unbalanced in {unit} by {total}")
+                raise LedgerError(f"transaction {key} ({kind}) unbalanced in {unit} by {total}", cause)
+        if large:
+            self._check_magnitudes(key, kind, cause, legs)
         if key in self.keys:
-            raise LedgerError(f"duplicate idempotency key {key}")
+            raise LedgerError(f"duplicate idempotency key {key}", cause)
         self.keys.add(key)
         ident = self.next_txn
         self.next_txn += 1
@@ -104,6 +176,25 @@ class Book:
             if amount:
                 append((ident, account_id, units[account_id], amount))
         return ident
+
+    def _check_magnitudes(self, key: str, kind: str, cause: str, legs: Sequence[tuple[int, int]]) -> None:
+        """Slow path of `post`, reached only by a transaction with a leg above MAX_UNITS divided
+        by its number of legs: refuse a leg beyond the bound, then a unit whose positive legs
+        sum beyond it (balanced, that sum also bounds the unit's negative legs)."""
+        for account_id, amount in legs:
+            if abs(amount) > MAX_UNITS:
+                name = next(a.name for a in self.accounts.values() if a.id == account_id)
+                raise LedgerError(f"transaction {key} ({kind}): amount {amount} on account {name} is beyond "
+                                  f"the ledger bound MAX_UNITS = {MAX_UNITS:_}", cause)
+        debits: dict[str, int] = {}
+        for account_id, amount in legs:
+            if amount > 0:
+                unit = self.account_units[account_id]
+                debits[unit] = debits.get(unit, 0) + amount
+        for unit, total in debits.items():
+            if total > MAX_UNITS:
+                raise LedgerError(f"transaction {key} ({kind}): its positive legs in {unit} sum to {total}, beyond "
+                                  f"the ledger bound MAX_UNITS = {MAX_UNITS:_}", cause)
 
     @property
     def pending(self) -> int:
@@ -115,32 +206,87 @@ class Book:
         """Id of the newest transaction posted (queued or written)."""
         return self.next_txn - 1
 
-    def take_batch(self) -> tuple[list, list, list, list]:
+    def take_batch(self) -> Batch:
         """Detach everything queued, for a writer that commits it with `write` elsewhere (a
         worker thread): posting may go on meanwhile, into a fresh queue."""
-        batch = (self._new_units, self._new_accounts, self._txns, self._postings)
+        batch = Batch(self._new_units, self._new_accounts, self._txns, self._postings)
         self._new_units, self._new_accounts, self._txns, self._postings = [], [], [], []
         self.keys = set()
         return batch
 
-    def write(self, batch: tuple[list, list, list, list]) -> None:
-        """One SQLite transaction: open the transactions, add their postings, seal them."""
+    def write(self, batch: Batch) -> None:
+        """One SQLite transaction: open the transactions, add their postings, seal them. On
+        any SQLite failure the whole batch is rolled back and a LedgerError names it."""
         units, accounts, txns, postings = batch
+        try:
+            self._insert(units, accounts, txns, postings)
+        except sqlite3.IntegrityError as exc:
+            if "idempotency_key" in str(exc):
+                raise self._duplicate(txns, exc) from exc
+            raise self._refused(txns, accounts, exc) from exc
+        except sqlite3.Error as exc:
+            raise self._refused(txns, accounts, exc) from exc
+
+    def _insert(self, units: list[UnitRow], accounts: list[AccountRow], txns: list[TxnRow],
+                postings: list[PostingRow]) -> None:
+        """The statements of one group commit, rolled back whole if any fails."""
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany("INSERT INTO units VALUES (?, ?, ?)", units)
-            conn.executemany("INSERT INTO accounts VALUES (?, ?, ?, ?)", accounts)
+            conn.executemany("INSERT INTO units (unit, scale, decimals) VALUES (?, ?, ?)",
+                             [msgspec.structs.astuple(u) for u in units])
+            conn.executemany("INSERT INTO accounts (id, name, type, unit) VALUES (?, ?, ?, ?)",
+                             [msgspec.structs.astuple(a) for a in accounts])
             conn.executemany(
                 "INSERT INTO transactions (id, idempotency_key, at_us, kind, cause) VALUES (?, ?, ?, ?, ?)", txns)
             conn.executemany(
                 "INSERT INTO postings (transaction_id, account_id, unit, amount) VALUES (?, ?, ?, ?)", postings)
             if txns:
-                conn.execute("INSERT INTO seals (last_id, first_id) VALUES (?, ?)", (txns[-1][0], txns[0][0]))
+                (first_id, *_), (last_id, *_) = txns[0], txns[-1]
+                conn.execute("INSERT INTO seals (last_id, first_id) VALUES (?, ?)", (last_id, first_id))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # Some failures (a full disk, an I/O error) end the transaction inside SQLite.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
+
+    def _refused(self, txns: list[TxnRow], accounts: list[AccountRow], exc: sqlite3.Error) -> LedgerError:
+        """The error for a batch SQLite refused: its message, and the batch's first and last
+        transaction (or how many accounts it opened, when it held no transaction)."""
+        if not txns:
+            return LedgerError(f"ledger {self.path}: SQLite refused opening {len(accounts)} accounts, "
+                               f"rolled back: {exc}")
+        (first_id, first_key, _, _, first_cause), (last_id, last_key, _, _, last_cause) = txns[0], txns[-1]
+        return LedgerError(f"ledger {self.path}: SQLite refused transactions {first_id}-{last_id}, rolled back: {exc}",
+                           f"{first_key} for {first_cause} .. {last_key} for {last_cause}")
+
+    def _duplicate(self, txns: list[TxnRow], exc: sqlite3.Error) -> LedgerError:
+        """The error for a batch refused by the UNIQUE index of idempotency keys, naming the
+        key: after the rollback, the batch's keys found in the ledger were written before."""
+        keys = [key for _, key, _, _, _ in txns]
+        stored: dict[str, StoredKey] = {}
+        try:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start:start + _CHUNK]
+                rows = self.db.query("SELECT id, idempotency_key AS key, kind, cause FROM transactions "
+                                     f"WHERE idempotency_key IN ({', '.join('?' * len(chunk))})", chunk)
+                stored.update((s.key, s) for s in typed(rows, StoredKey))
+        except sqlite3.Error:
+            return self._refused(txns, [], exc)
+        (first_id, *_), (last_id, *_) = txns[0], txns[-1]
+        seen: dict[str, int] = {}
+        for ident, key, _, kind, cause in txns:
+            old = stored.get(key)
+            if old is not None:
+                return LedgerError(f"duplicate idempotency key {key}: transaction {ident} ({kind}) repeats "
+                                   f"transaction {old.id} ({old.kind}, for {old.cause}) already in the ledger; "
+                                   f"transactions {first_id}-{last_id} rolled back", cause)
+            if key in seen:
+                return LedgerError(f"duplicate idempotency key {key}: transactions {seen[key]} and {ident} "
+                                   f"({kind}) of one batch; transactions {first_id}-{last_id} rolled back", cause)
+            seen[key] = ident
+        return self._refused(txns, [], exc)
 
     def flush(self) -> None:
         """Write everything queued in one SQLite transaction (group commit)."""
@@ -148,24 +294,48 @@ class Book:
             self.write(self.take_batch())
 
     # -- reading ------------------------------------------------------------------------
+    def _one_int(self, sql: str, params: Sequence[object], what: str) -> int:
+        """The integer a one-row query computes in its column `value`; `what` names the
+        reading in the LedgerError raised if SQLite fails."""
+        try:
+            (row,) = self.db.query(sql, params)
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {self.path}: {what} failed: {exc}") from exc
+        return int(row["value"])
+
     def balance(self, name: str, at_us: int | None = None) -> int:
         """The signed sum of an account's postings up to and including `at_us`."""
         self.flush()
         known = self.accounts.get(name)
         if known is None:
             return 0
-        sql = "SELECT COALESCE(SUM(p.amount), 0) FROM postings p"
-        args: tuple[int, ...] = (known[0],)
-        if at_us is None:
-            sql += " WHERE p.account_id = ?"
-        else:
-            sql += " JOIN transactions t ON t.id = p.transaction_id WHERE p.account_id = ? AND t.at_us <= ?"
-            args = (known[0], at_us)
-        return int(self.conn.execute(sql, args).fetchone()[0])
+        if at_us is not None:
+            return self.balances([known.id], at_us)
+        return self._one_int("SELECT COALESCE(SUM(amount), 0) AS value FROM postings WHERE account_id = ?",
+                             (known.id,), f"balance of {name}")
+
+    def balances(self, account_ids: Sequence[int], at_us: int) -> int:
+        """The signed sum of the postings of several accounts (each counted once) in
+        transactions up to and including `at_us`: a customer's grants, for results."""
+        self.flush()
+        ids = sorted(set(account_ids))
+        total = 0
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            total += self._one_int(
+                "SELECT COALESCE(SUM(p.amount), 0) AS value FROM postings p JOIN transactions t "
+                f"ON t.id = p.transaction_id WHERE p.account_id IN ({', '.join('?' * len(chunk))}) AND t.at_us <= ?",
+                (*chunk, at_us), f"balance of accounts {chunk[0]}..{chunk[-1]}")
+        return total
 
     def close(self) -> None:
-        """Flush and close; WAL is checkpointed so the file stands alone."""
-        self.flush()
-        if self.path != ":memory:":
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self.conn.close()
+        """Flush and close; WAL is checkpointed so the file stands alone. The connection is
+        closed even when the flush fails."""
+        try:
+            self.flush()
+            if self.path != ":memory:":
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {self.path}: closing failed: {exc}") from exc
+        finally:
+            self.conn.close()

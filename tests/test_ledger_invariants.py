@@ -105,10 +105,23 @@ def test_sqlite_refuses_unit_mismatch(fresh_book: Book) -> None:
 
 
 def test_duplicate_idempotency_key_refused(fresh_book: Book) -> None:
+    """t1 is written already: only SQLite's UNIQUE index knows it, and `write` names it."""
     a, r = setup(fresh_book)
     fresh_book.post("t1", 3, "usage", "usage:e1", [(a, 1), (r, -1)])
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(LedgerError) as caught:
         fresh_book.flush()
+    assert str(caught.value) == ("duplicate idempotency key t1: transaction 2 (usage) repeats transaction 1 "
+                                 "(usage, for usage:e1) already in the ledger; transactions 2-2 rolled back "
+                                 "(while posting usage:e1)")
+
+
+def test_duplicate_idempotency_key_in_the_queue_refused_in_post(fresh_book: Book) -> None:
+    a, r = setup(fresh_book)
+    fresh_book.post("t2", 3, "usage", "usage:e2", [(a, 1), (r, -1)])
+    with pytest.raises(LedgerError) as caught:
+        fresh_book.post("t2", 4, "usage", "usage:e3", [(a, 1), (r, -1)])
+    assert str(caught.value) == "duplicate idempotency key t2 (while posting usage:e3)"
+    assert fresh_book.pending == 1
 
 
 def test_verify_names_first_violation_of_tampered_file(tmp_path: Path) -> None:
