@@ -26,8 +26,9 @@ from meterbook.actors.messages import (
     Take,
     Usage,
 )
-from meterbook.actors.money import MAX_UNITS, in_range
+from meterbook.actors.money import in_range
 from meterbook.actors.rating import Aggregate, charge_units, event_quantity
+from meterbook.ledger import MAX_UNITS
 
 
 class Rated:

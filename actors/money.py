@@ -6,6 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from meterbook.actors.errors import require
+from meterbook.ledger import MAX_UNITS
 
 # The ledger keeps a unit at six more decimals than it displays, so a rate such as $0.00002
 # per token books exactly; display rounding happens once, on the invoice line. Amounts are
@@ -13,10 +14,10 @@ from meterbook.actors.errors import require
 # credits (a realistic grant) must fit with room for a balance to grow.
 EXTRA_LEDGER_DECIMALS = 6
 MAX_LEDGER_SCALE = 9
-# The largest amount one posting may carry, at the ledger scale: 10**17 leaves a factor of 90
-# below 2**63 for balances that sum many postings. In major units: $1,000,000,000 for a
-# currency, 10**11 credits of a 0-decimal credit type, 10**8 of a credit type with 3 or more.
-MAX_UNITS = 10**17
+# The largest amount one posting may carry is the ledger's (MAX_UNITS = 10**17 at the ledger
+# scale). In major units: $1,000,000,000 for a currency, 10**11 credits of a 0-decimal credit
+# type, 10**8 of a credit type with 3 or more decimals. Checked here where amounts enter, so
+# the refusal names the input; the ledger checks again on every posting.
 
 
 def ledger_scale(decimals: int) -> int:

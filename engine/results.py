@@ -108,16 +108,7 @@ class Results:
             elif self._seat_of(customer, t.id) != seat:
                 continue
             accounts.append(t.account)
-        if not accounts:
-            return 0
-        self.book.flush()
-        marks = ",".join("?" * len(accounts))
-        row = self.book.conn.execute(
-            "SELECT COALESCE(SUM(p.amount), 0) FROM postings p JOIN transactions t "
-            f"ON t.id = p.transaction_id WHERE p.account_id IN ({marks}) AND t.at_us <= ?",
-            (*accounts, at_us),
-        ).fetchone()
-        return -int(row[0])
+        return -self.book.balances(accounts, at_us) if accounts else 0
 
     def _seat_of(self, customer: str, grant: str) -> str | None:
         address = self.runtime.customer(customer).holders[grant]

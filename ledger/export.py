@@ -11,6 +11,7 @@ from pathlib import Path
 
 import msgspec
 import sqlite_utils
+
 from meterbook.ledger.errors import LedgerError
 from meterbook.ledger.rows import AccountRow, UnitRow, typed
 

@@ -7,6 +7,7 @@ from contextlib import closing
 from pathlib import Path
 
 import sqlite_utils
+
 from meterbook.ledger.schema import reference, table_problems, trigger_problems
 
 # Every trigger schema.sql creates, in creation order (read from the shipped DDL itself).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from meterbook.ledger import MAX_UNITS, Book, LedgerError, verify_file
 
 BOUND = "the ledger bound MAX_UNITS = 100_000_000_000_000_000"

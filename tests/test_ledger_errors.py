@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+
 from meterbook.ledger import Book, LedgerError, verify_file
 from meterbook.ledger.book import Batch
 from meterbook.ledger.schema import schema_sql
