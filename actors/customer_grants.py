@@ -53,7 +53,9 @@ class GrantsMixin(CustomerState):
         else:
             billed = units
             if spec.commit_type == "prepaid":
-                billed = sum(to_units(a, scale) for _, a in spec.invoice)
+                billed = in_range(sum(to_units(a, scale) for _, a in spec.invoice), scale,
+                                  f"the invoice schedule of commit {spec.id!r}")
+                in_range(units - billed, scale, f"the part of commit {spec.id!r} its schedule does not bill")
             legs = [(self.chart.commit_contract(self.id, spec.id), billed), (self.chart.commit_discount(), units - billed)]
             kind = "commit_grant"
         self._fund_at(terms, legs, kind, msg.cause, self.pool(spec.unit), now)

@@ -88,8 +88,9 @@ class UsageMixin(CustomerState):
         block = self.contract.on_exhausted == "block"
         all_or_nothing = block or not self.catalog.units[unit].billable
         takes: tuple[DrawnTake, ...] = ()
-        if unit in self.units_held:
-            drawn = self.mail.ask(self.pool(unit), Reserve(
+        pool = self._pools.get(unit)
+        if pool is not None:
+            drawn = self.mail.ask(pool, Reserve(
                 hold="", unit=unit, product=r.product.id, at_us=now, units=r.charge,
                 requester=self.id, settle="commit_if_full" if all_or_nothing else "commit", cause=msg.cause))
             assert isinstance(drawn, Drawn)
@@ -243,19 +244,17 @@ class UsageMixin(CustomerState):
                 billed = self.catalog.fiat_units(unit, left)
                 legs += [(chart.overage(unit), left), (unbilled, billed), (chart.revenue(product.id, currency), -billed)]
         self.book.post(f"{msg.cause}:{product.id}", now, "usage", msg.cause, legs)
-        self._accrue(product, unit, charge, billed + postpaid, charge - left - postpaid, msg.cause)
-        if unit == currency:
-            self.roll_up(now, msg.cause, usage_units=charge)
-
-    def _accrue(self, product: Product, unit: str, gross: int, money: int, credits: int, cause: str) -> None:
-        """Add to the product's usage line, here or on the payer's invoice."""
+        # The product's usage line, here or (payer: parent) on the payer's invoice.
+        money, credits = billed + postpaid, charge - left - postpaid
         if self.payer == self.id:
             invoice = self.invoice
             require(invoice is not None, f"customer {self.id} has no open invoice")
             assert invoice is not None
-            invoice.accrue_usage(product.id, product.name, self.id, True, unit, money, gross, credits,
+            invoice.accrue_usage(product.id, product.name, self.id, True, unit, money, charge, credits,
                                  self.contract.package)
         else:
             self.mail.tell(self.payer, Charge(
                 kind="usage", description=product.name, units=money, source=self.id, product=product.id,
-                unit=unit, package=self.contract.package, gross_units=gross, credits_units=credits, cause=cause))
+                unit=unit, package=self.contract.package, gross_units=charge, credits_units=credits, cause=msg.cause))
+        if unit == currency:
+            self.roll_up(now, msg.cause, usage_units=charge)

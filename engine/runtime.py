@@ -139,7 +139,10 @@ class Runtime:
                 self.advance_to(item.at_us, item.phase)  # timers due before this input fire first
             elif item.at_us > self.router.now:
                 self.router.now = item.at_us
-            self._apply[type(item)](item, key)
+            if type(item) is ins.RecordUsage:
+                self._usage(item, key)  # most inputs: no table lookup
+            else:
+                self._apply[type(item)](item, key)
         except InputError as exc:
             return ins.Answer(input_id=item.id, status="refused", field=exc.field, reason=exc.reason)
         except CommandError as exc:

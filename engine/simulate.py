@@ -46,7 +46,7 @@ def run_scenario(scenario: Scenario, ledger_path: str, file: str = "<scenario>",
     """Simulate a decoded scenario into a ledger at `ledger_path`: a loop of `advance_to` +
     `apply` over its inputs, then `finish`. A refused input or a failing timer raises
     ScenarioError naming the file, the entry's path and the reason."""
-    book = Book(ledger_path)
+    book = Book(ledger_path, bulk=True)
     try:
         runtime = runtime_for(scenario, book)
         with quiet_gc():
@@ -58,6 +58,7 @@ def run_scenario(scenario: Scenario, ledger_path: str, file: str = "<scenario>",
                 if runtime.faults:
                     raise _fault(scenario, file, runtime)
             runtime.finish()
+        book.build_indexes()
         if runtime.faults:
             raise _fault(scenario, file, runtime)
     except BaseException:
