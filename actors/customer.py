@@ -50,23 +50,14 @@ class Customer(UsageMixin, SeatsMixin):
     ) -> None:
         super().__init__(id=id, name=name, contract=contract, start=start, catalog=catalog, chart=chart,
                          book=book, mail=mail, horizon=horizon, seats=seats)
-        mail.spawn("rollup", id, start)
-        handlers: dict[type[Msg], Callable[[Any, int], None]] = {
-            Usage: self.on_usage, Start: self.on_start, Close: self.on_close, Open: self.on_open,
-            Expire: self.on_expire, Activate: self.on_activate, InvoiceItem: self.on_invoice_item,
-            AddSeats: self.on_add_seats, RemoveSeats: self.on_remove_seats, SetQuantity: self.on_set_quantity,
-            BuyCredits: self.on_buy_credits, ChangePackage: self.on_change_package, Lineage: self.on_lineage,
-            Charge: self.on_charge,
-        }
-        self._handlers = handlers
 
     def handle(self, msg: Msg, now: int) -> None:
         """Apply one message at engine time `now`."""
         try:
-            handler = self._handlers[type(msg)]
+            handler = _HANDLERS[type(msg)]
         except KeyError:
             raise CommandError(f"a customer cannot handle {type(msg).__name__}") from None
-        handler(msg, now)
+        handler(self, msg, now)
 
     # -- periods --------------------------------------------------------------------------
     def on_start(self, msg: Start, now: int) -> None:
@@ -168,3 +159,14 @@ class Customer(UsageMixin, SeatsMixin):
         for spec in self.contract.grants:
             if spec.id not in self.specs:
                 self.schedule_grant(spec, now, msg.cause)
+
+
+# One table for every customer (a table of bound methods per instance costs memory at 100k
+# accounts, measured in docs/performance.md).
+_HANDLERS: dict[type[Msg], Callable[[Any, Any, int], None]] = {
+    Usage: Customer.on_usage, Start: Customer.on_start, Close: Customer.on_close, Open: Customer.on_open,
+    Expire: Customer.on_expire, Activate: Customer.on_activate, InvoiceItem: Customer.on_invoice_item,
+    AddSeats: Customer.on_add_seats, RemoveSeats: Customer.on_remove_seats, SetQuantity: Customer.on_set_quantity,
+    BuyCredits: Customer.on_buy_credits, ChangePackage: Customer.on_change_package, Lineage: Customer.on_lineage,
+    Charge: Customer.on_charge,
+}

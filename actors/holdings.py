@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from meterbook.actors.accounts import Chart
 from meterbook.actors.drawdown import base_key, in_order, own_rank, plan
@@ -193,19 +193,23 @@ class GrantHolder:
     currency: str
     holdings: Holdings
 
-    def __init__(self) -> None:
-        self._handlers: dict[type[Msg], Callable[[Any, int], Any]] = {
-            Reserve: self._reserve, Commit: self._commit, Quote: self._quote, Take: self._take,
-            Release: self._release, Fund: self._fund, Retire: self._retire, ForfeitRecurring: self._forfeit,
-        }
+    _HANDLERS: ClassVar[dict[type[Msg], str]] = {
+        Reserve: "_reserve", Commit: "_commit", Quote: "_quote", Take: "_take", Release: "_release",
+        Fund: "_fund", Retire: "_retire", ForfeitRecurring: "_forfeit",
+    }
+    _table: ClassVar[dict[type[Msg], Callable[[Any, Any, int], Any]]]
+
+    def __init_subclass__(cls) -> None:
+        # One dispatch table per class, built once (a subclass may override a handler).
+        cls._table = {kind: getattr(cls, name) for kind, name in GrantHolder._HANDLERS.items()}
 
     def handle(self, msg: Msg, now: int) -> Any:
         """Apply one message; answers Offer, Held, Drawn, Retired or Forfeited."""
         try:
-            handler = self._handlers[type(msg)]
+            handler = self._table[type(msg)]
         except KeyError:
             raise CommandError(f"{self.address} cannot handle {type(msg).__name__}") from None
-        return handler(msg, now)
+        return handler(self, msg, now)
 
     def _reserve(self, msg: Reserve, now: int) -> Held | Drawn:
         h = self.holdings

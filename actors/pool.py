@@ -15,7 +15,6 @@ class CreditPool(GrantHolder):
 
     def __init__(self, address: str, owner: str, unit: str, currency: str, chart: Chart, book: Book,
                  mail: Mailbox) -> None:
-        super().__init__()
         self.address = address
         self.owner = owner
         self.unit = unit

@@ -12,7 +12,6 @@ class Seat(GrantHolder):
     and before any pooled grant (rule 4)."""
 
     def __init__(self, address: str, customer: str, seat: str, currency: str, chart: Chart, book: Book) -> None:
-        super().__init__()
         self.address = address
         self.customer = customer
         self.seat = seat

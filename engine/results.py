@@ -59,6 +59,8 @@ class Results:
     def rollup(self, customer: str) -> ParentAccount:
         """A customer's ParentAccount (its subtree's roll-ups)."""
         actor = self.runtime.actor(rollup_address(customer))
+        if actor is None:  # never had a child: nothing rolled up to it
+            return ParentAccount(rollup_address(customer), customer, self.runtime.customer(customer).start)
         assert isinstance(actor, ParentAccount)
         return actor
 

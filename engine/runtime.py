@@ -208,6 +208,8 @@ class Runtime:
         self.provisioned[cid] = item.package
         self.parent[cid] = item.parent
         self.pays[cid] = item.payer
+        if item.parent is not None:
+            self._has_child(item.parent)
         lineage = self._lineage(cid)  # a new account has no descendants yet
         self.router.deliver(cid, Lineage(ancestors=lineage.ancestors, payer=lineage.payer, cause=cause))
         if item.package is not None:
@@ -225,6 +227,10 @@ class Runtime:
         package = self.provisioned[msg.customer]
         assert package is not None
         self.router.ask(msg.customer, Start(cause=msg.cause, contract=self.package_contract(package, self.now)))
+
+    def _has_child(self, cid: str) -> None:
+        """A customer with a child gets a ParentAccount for its descendants' roll-ups."""
+        self.router.spawn("rollup", cid, self.customers[cid].start)
 
     def _lineage(self, cid: str) -> Lineage:
         ancestors = []
@@ -259,6 +265,8 @@ class Runtime:
                     raise CommandError(f"moving {actor.id} under {item.parent} would make a cycle")
                 node = self.parent[node]
         self.parent[actor.id] = item.parent
+        if item.parent is not None:
+            self._has_child(item.parent)
         if item.parent is None:
             self.pays[actor.id] = "self"
         elif item.payer is not None:
