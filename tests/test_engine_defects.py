@@ -180,3 +180,34 @@ def _d(text: str) -> Any:
     from decimal import Decimal
 
     return Decimal(text)
+
+
+def test_money_and_credit_figures_are_kept_apart_on_invoice_lines(run_text: Any) -> None:
+    r = run_text(HEAD + """
+customers: [{id: c, contract: {rate_card: r, credits: [{id: t, credit_type: tok, amount: "100.000000"}]}}]
+timeline:
+  - {at: 2026-01-05, usage: {id: e1, customer: c, event_type: gen, properties: {tokens: "1100000"}}}
+""")
+    line = next(ln for ln in Results(r.runtime).invoices()[0].lines if ln.kind == "usage")
+    # 1,100,000 tokens at 1 credit each; 100 from the grant; 1,099,900 billed at $0.000002 = $2.20.
+    assert (line.amount, line.currency) == ("2.20", "USD")
+    assert line.consumption is not None
+    assert (line.consumption.unit, line.consumption.gross, line.consumption.credits_applied) == (
+        "tok", "1100000.000000", "100.000000")
+
+
+def test_every_output_field_is_documented(tmp_path: Path) -> None:
+    from meterbook.actors.invoice import ConsumptionOut, InvoiceOut, LineOut
+    from meterbook.engine.simulate import simulate
+    from tests.conftest import EXAMPLES
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "outputs.md").read_text()
+    out = tmp_path / "out"
+    simulate(EXAMPLES / "packages.yaml", out)
+    for name in sorted(p.name for p in out.iterdir()):
+        assert f"## {name}" in doc or name in doc, name
+    summary = json.loads((out / "summary.json").read_text())
+    fields = set(summary) | set(summary["customers"][0]) | set(summary["inputs"])
+    fields |= set(InvoiceOut.__struct_fields__) | set(LineOut.__struct_fields__) | set(ConsumptionOut.__struct_fields__)
+    missing = sorted(f for f in fields if f"`{f}" not in doc and f".{f}`" not in doc)
+    assert missing == []
