@@ -25,7 +25,7 @@ def package_report(results: Results) -> dict[str, Any]:
                     revenue[key] = revenue.get(key, 0) + units
     rows = [
         {"package": pkg, "period": format_at(period), "revenue": results.money(units)}
-        for (pkg, period), units in sorted(revenue.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+        for (pkg, period), units in sorted(revenue.items(), key=_by_period_then_package)
     ]
     return {"membership": membership, "revenue": rows}
 
@@ -60,3 +60,8 @@ def rollup_report(results: Results) -> list[dict[str, Any]]:
                          "spend": results.money(spend.get(p, 0)), "draws": draws})
         out.append({"customer": actor.id, "parent": results.parent(actor.id), "periods": rows})
     return out
+
+
+def _by_period_then_package(item: tuple[tuple[str, int], int]) -> tuple[int, str]:
+    (package, period), _ = item
+    return period, package

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -48,6 +48,14 @@ class Provision(Msg, frozen=True):
     customer: str
 
 
+class PackageVersion(NamedTuple):
+    """One version of a package: in force from `since` on."""
+
+    since: int
+    terms: ContractTerms
+    number: int
+
+
 class Fault(msgspec.Struct, frozen=True):
     """A timer that could not apply (a contract the catalog cannot bill, say): recorded, so a
     live runner keeps serving, and a simulation reports it as a load error."""
@@ -74,9 +82,9 @@ class Runtime:
         self.router = Router(horizon, self._build)
         self.router.engine = _EngineActor(self)
         self.router.now = start
-        # Package versions in force from an instant on: (from, terms, version number).
-        self.versions: dict[str, list[tuple[int, ContractTerms, int]]] = {
-            pid: [(-FOREVER, terms, 0)] for pid, terms in packages.items()}
+        # Package versions, each in force from an instant on.
+        self.versions: dict[str, list[PackageVersion]] = {
+            pid: [PackageVersion(-FOREVER, terms, 0)] for pid, terms in packages.items()}
         self.customers: dict[str, Customer] = {}
         self.provisioned: dict[str, str | None] = {}
         self.parent: dict[str, str | None] = {}
@@ -219,8 +227,8 @@ class Runtime:
 
     def package_contract(self, package: str, at_us: int) -> ContractSpec:
         """The contract of the package version in force at `at_us`, starting then."""
-        _, terms, version = [v for v in self.versions[package] if v[0] <= at_us][-1]
-        return contract_of(terms, at_us, package, version)
+        current = [v for v in self.versions[package] if v.since <= at_us][-1]
+        return contract_of(current.terms, at_us, package, current.number)
 
     def provision(self, msg: Provision) -> None:
         """Start a packaged customer on the package version in force now."""
@@ -327,7 +335,7 @@ class Runtime:
         versions = self.versions.get(item.package)
         if versions is None:
             raise InputError(item.id, "$.package", f"unknown package {item.package!r}")
-        versions.append((item.at_us, item.terms, versions[-1][2] + 1))
+        versions.append(PackageVersion(item.at_us, item.terms, versions[-1].number + 1))
 
 
 class _EngineActor:
