@@ -65,20 +65,6 @@ def in_order(grants: Iterable[D], product: str, at_us: int) -> list[D]:
     return [g for g in grants if usable(g, product, at_us)]
 
 
-def ordered(groups: Iterable[tuple[int, Iterable[D]]], product: str, at_us: int) -> list[D]:
-    """Usable grants of several owners, `groups` being (distance from the drawing customer,
-    grants), in rule-4 order."""
-    found = [(rank(g.key, distance, g.id), g) for distance, grants in groups for g in grants
-             if usable(g, product, at_us)]
-    if len(found) > 1:
-        found.sort(key=_first)
-    return [g for _, g in found]
-
-
-def _first(item: tuple[tuple[Any, ...], Any]) -> tuple[Any, ...]:
-    return item[0]
-
-
 def take_in_order(available: Iterable[tuple[T, int]], amount: int) -> tuple[list[tuple[T, int]], int]:
     """Take `amount` from (source, available) pairs in the order given; returns the takes
     and what is left uncovered."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meterbook.actors.drawdown import ordered, plan
+from meterbook.actors.drawdown import in_order, own_rank, plan, rank
 from meterbook.actors.holdings import Grant
 from meterbook.actors.messages import GrantTerms
 
@@ -17,7 +17,8 @@ def g(gid: str, amount: int = 100, **kw: Any) -> Grant:
 
 
 def order(*grants: Grant, product: str = "api", at: int = 10) -> list[str]:
-    return [x.id for x in ordered([(0, grants)], product, at)]
+    """What a holder draws from: its grants kept in rank order, the usable ones."""
+    return [x.id for x in in_order(sorted(grants, key=own_rank), product, at)]
 
 
 def test_priority_first() -> None:
@@ -45,8 +46,12 @@ def test_rollover_before_fresh_at_same_priority() -> None:
 
 def test_own_before_ancestor_nearer_before_farther() -> None:
     own, parent, grandparent = g("z"), g("a"), g("m")
-    got = ordered([(2, [grandparent]), (0, [own]), (1, [parent])], "api", 10)
-    assert [x.id for x in got] == ["z", "a", "m"]
+    offered = [(2, grandparent), (0, own), (1, parent)]
+    got = sorted(offered, key=lambda dg: rank(dg[1].key, dg[0], dg[1].id))
+    assert [x.id for _, x in got] == ["z", "a", "m"]
+    # Distance only breaks ties: a cheaper ancestor grant still comes first.
+    cheap_parent = g("p", priority=0)
+    assert sorted([(0, own), (1, cheap_parent)], key=lambda dg: rank(dg[1].key, dg[0], dg[1].id))[0][1] is cheap_parent
 
 
 def test_inactive_exhausted_and_inapplicable_are_skipped() -> None:
