@@ -16,7 +16,7 @@ from meterbook.actors.catalog import ContractTerms, Price
 from meterbook.actors.messages import Phase
 
 
-class Input(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+class Input(msgspec.Struct, frozen=True, gc=False, kw_only=True, omit_defaults=True, tag=True):
     """Common fields: a unique id, the business time, and where it came from."""
 
     id: str
@@ -132,5 +132,9 @@ class Answer(msgspec.Struct, frozen=True, gc=False, kw_only=True, omit_defaults=
     field: str | None = None
     reason: str | None = None
 
+
+# Every kind of input, for decoding a journal body back (msgspec tags each by its class name).
+AnyInput = (CreateCustomer | RecordUsage | AddSeats | RemoveSeats | SetQuantity | BuyCredits | ChangePackage
+            | SetParent | UpdateRate | UpdatePackage)
 
 CUSTOMER_INPUTS = (RecordUsage, AddSeats, RemoveSeats, SetQuantity, BuyCredits, ChangePackage, SetParent)

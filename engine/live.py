@@ -76,7 +76,7 @@ class LiveRunner:
                         raise InvariantError(f"declared customer {item.customer} refused: {answer.reason}")
             self.runtimes.append(rt)
         self.route = {cid: i for i, rt in enumerate(self.runtimes) for cid in rt.customers}
-        channels = [trio.open_memory_channel[tuple[ins.Input, Ack]](inbox) for _ in self.runtimes]
+        channels = [trio.open_memory_channel[tuple[ins.Input, Ack, bool]](inbox) for _ in self.runtimes]
         self._sends = [s for s, _ in channels]
         self._recvs = [r for _, r in channels]
         self.seen: set[str] = set()
@@ -114,8 +114,8 @@ class LiveRunner:
         targets = (list(range(len(self.runtimes))) if isinstance(item, CATALOG_INPUTS)
                    else [self.route[str(customer)]])
         acks = [ack] + [Ack() for _ in targets[1:]]
-        for i, a in zip(targets, acks, strict=True):
-            await self._sends[i].send((item, a))
+        for n, (i, a) in enumerate(zip(targets, acks, strict=True)):
+            await self._sends[i].send((item, a, n == 0))  # a catalog change is journaled once
         for a in acks:
             await a.event.wait()
         refused = next((a.answer for a in acks if a.error), None)
@@ -138,11 +138,11 @@ class LiveRunner:
                 nursery.start_soon(self._tree, rt, recv)
             task_status.started()
 
-    async def _tree(self, rt: Runtime, recv: trio.MemoryReceiveChannel[tuple[ins.Input, Ack]]) -> None:
+    async def _tree(self, rt: Runtime, recv: trio.MemoryReceiveChannel[tuple[ins.Input, Ack, bool]]) -> None:
         try:
             async with recv:
                 while True:
-                    batch: list[tuple[ins.Input, Ack]] = []
+                    batch: list[tuple[ins.Input, Ack, bool]] = []
                     with trio.move_on_after(self.tick_s):
                         try:
                             batch.append(await recv.receive())
@@ -155,7 +155,7 @@ class LiveRunner:
                             break
                     self._apply(rt, batch)
                     await self._durable(self.book.last_posted)
-                    for _, ack in batch:
+                    for _, ack, _ in batch:
                         ack.event.set()
                     self.batches += 1
             self._advance(rt)
@@ -164,12 +164,12 @@ class LiveRunner:
             self._running -= 1
             self._wake.set()
 
-    def _apply(self, rt: Runtime, batch: list[tuple[ins.Input, Ack]]) -> None:
+    def _apply(self, rt: Runtime, batch: list[tuple[ins.Input, Ack, bool]]) -> None:
         """Apply a batch in arrival order. Synchronous on purpose: no other task of this tree
         can run in between, so every draw sees the balances the previous one left."""
-        for item, ack in batch:
+        for item, ack, journal in batch:
             rt.advance_to(min(item.at_us, rt.horizon), item.phase)
-            ack.answer = rt.apply(item)
+            ack.answer = rt.apply(item, journal=journal)
         self._advance(rt)
 
     def _advance(self, rt: Runtime) -> None:

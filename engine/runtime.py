@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 import msgspec
@@ -39,6 +40,18 @@ from meterbook.ledger import Book
 from meterbook.scenarios.types import format_at
 
 FLUSH_EVERY = 20_000
+
+
+def _plain(obj: Any) -> Any:
+    """Subclasses of int and Decimal (the file format's At and Amount) as their base type."""
+    if isinstance(obj, int):
+        return int(obj)
+    if isinstance(obj, Decimal):
+        return str(obj)
+    raise NotImplementedError(f"cannot journal {type(obj).__name__}")
+
+
+_ENCODE = msgspec.json.Encoder(enc_hook=_plain, decimal_format="string").encode
 _LAST_PHASE = len(Phase)
 
 
@@ -129,8 +142,10 @@ class Runtime:
         if at_us > router.now:
             router.now = min(at_us, self.horizon)
 
-    def apply(self, item: ins.Input) -> ins.Answer:
-        """Validate, deduplicate and deliver one input; say what became of it."""
+    def apply(self, item: ins.Input, *, journal: bool = True) -> ins.Answer:
+        """Validate, deduplicate and deliver one input; say what became of it. `journal`:
+        False only where the same catalog change is applied to several runtimes sharing one
+        ledger (the live runner's trees) and another of them journals it."""
         key = cause_of(item)
         if key in self.seen:
             self.duplicates += 1
@@ -157,6 +172,11 @@ class Runtime:
             return ins.Answer(input_id=item.id, status="refused", field="$", reason=str(exc))
         self.seen.add(key)
         self.accepted += 1
+        # Journaled with the postings it caused (same batch, same SQLite transaction); where
+        # the input came from is not part of it, so a replay from any source is the same.
+        if journal:
+            body = _ENCODE(msgspec.structs.replace(item, source="") if item.source else item)
+            self.book.journal(key, item.at_us, type(item).__name__, body.decode())
         if self.autoflush and self.book.pending >= FLUSH_EVERY:
             self.book.flush()
         return ins.Answer(input_id=item.id, status="accepted")

@@ -30,6 +30,8 @@ MAX_UNITS = 10**17
 # to executemany as they are.
 TxnRow = tuple[int, str, int, str, str]
 PostingRow = tuple[int, int, str, int]
+# A journal row as executemany takes it: (input_id, arrival_us, kind, body).
+InputRow = tuple[str, int, str, str]
 
 # Keys or ids per IN (...) query: far below SQLite's limit on bound parameters.
 _CHUNK = 500
@@ -42,6 +44,7 @@ class Batch(NamedTuple):
     accounts: list[AccountRow]
     transactions: list[TxnRow]
     postings: list[PostingRow]
+    inputs: Sequence[InputRow] = ()
 
 
 class StoredKey(msgspec.Struct, frozen=True):
@@ -82,6 +85,8 @@ class Book:
         self._new_accounts: list[AccountRow] = []
         self._txns: list[TxnRow] = []
         self._postings: list[PostingRow] = []
+        self._inputs: list[InputRow] = []
+        self._journaled: set[str] = set()  # keys of queued journal rows (the index holds written ones)
         try:
             self.db = sqlite_utils.Database(conn)
             self._prepare(durable)
@@ -208,6 +213,20 @@ class Book:
                 raise LedgerError(f"transaction {key} ({kind}): its positive legs in {unit} sum to {total}, beyond "
                                   f"the ledger bound MAX_UNITS = {MAX_UNITS:_}", cause)
 
+    # -- the journal --------------------------------------------------------------------
+    def journal(self, input_id: str, arrival_us: int, kind: str, body: str) -> None:
+        """Queue one accepted input for the journal, written with the postings queued beside it."""
+        self._inputs.append((input_id, arrival_us, kind, body))
+        self._journaled.add(input_id)
+
+    def journaled(self, input_id: str) -> bool:
+        """Whether an input key is in the journal, written or queued (the UNIQUE index answers
+        for written ones: no set of every id ever seen is kept)."""
+        if input_id in self._journaled:
+            return True
+        return bool(self._one_int("SELECT COUNT(*) AS value FROM inputs WHERE input_id = ?", (input_id,),
+                                  f"journal lookup of {input_id}"))
+
     @property
     def pending(self) -> int:
         """How many transactions wait for the next flush."""
@@ -221,18 +240,22 @@ class Book:
     def take_batch(self) -> Batch:
         """Detach everything queued, for a writer that commits it with `write` elsewhere (a
         worker thread): posting may go on meanwhile, into a fresh queue."""
-        batch = Batch(self._new_units, self._new_accounts, self._txns, self._postings)
-        self._new_units, self._new_accounts, self._txns, self._postings = [], [], [], []
+        batch = Batch(self._new_units, self._new_accounts, self._txns, self._postings, self._inputs)
+        self._new_units, self._new_accounts, self._txns, self._postings, self._inputs = [], [], [], [], []
         self.keys = set()
+        self._journaled = set()
         return batch
 
     def write(self, batch: Batch) -> None:
         """One SQLite transaction: open the transactions, add their postings, seal them. On
         any SQLite failure the whole batch is rolled back and a LedgerError names it."""
-        units, accounts, txns, postings = batch
+        units, accounts, txns, postings, inputs = batch
         try:
-            self._insert(units, accounts, txns, postings)
+            self._insert(units, accounts, txns, postings, inputs)
         except sqlite3.IntegrityError as exc:
+            if "inputs.input_id" in str(exc):
+                raise LedgerError(f"ledger {self.path}: an input of this batch is journaled already "
+                                  f"(exactly-once broken upstream): {exc}") from exc
             if "idempotency_key" in str(exc):
                 raise self._duplicate(txns, exc) from exc
             raise self._refused(txns, accounts, exc) from exc
@@ -240,11 +263,13 @@ class Book:
             raise self._refused(txns, accounts, exc) from exc
 
     def _insert(self, units: list[UnitRow], accounts: list[AccountRow], txns: list[TxnRow],
-                postings: list[PostingRow]) -> None:
-        """The statements of one group commit, rolled back whole if any fails."""
+                postings: list[PostingRow], inputs: Sequence[InputRow]) -> None:
+        """The statements of one group commit, rolled back whole if any fails: the journal
+        rows and the postings they caused land together or not at all."""
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            conn.executemany("INSERT INTO inputs (input_id, arrival_us, kind, body) VALUES (?, ?, ?, ?)", inputs)
             conn.executemany("INSERT INTO units (unit, scale, decimals) VALUES (?, ?, ?)",
                              [msgspec.structs.astuple(u) for u in units])
             conn.executemany("INSERT INTO accounts (id, name, type, unit) VALUES (?, ?, ?, ?)",
@@ -302,7 +327,7 @@ class Book:
 
     def flush(self) -> None:
         """Write everything queued in one SQLite transaction (group commit)."""
-        if self._txns or self._new_accounts or self._new_units:
+        if self._txns or self._new_accounts or self._new_units or self._inputs:
             self.write(self.take_batch())
 
     # -- reading ------------------------------------------------------------------------

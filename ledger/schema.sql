@@ -96,3 +96,21 @@ BEGIN SELECT RAISE(ABORT, 'ledger: seals are final'); END;
 
 CREATE TRIGGER IF NOT EXISTS accounts_no_change BEFORE UPDATE ON accounts
 BEGIN SELECT RAISE(ABORT, 'ledger: accounts are immutable'); END;
+
+-- The journal: every input the engine accepted, in the order it was applied, written in the
+-- same SQLite transaction as the postings it caused. `input_id` is the exactly-once key
+-- (kind and id: `usage:e1`, `command:c7`, `customer:acme`); `body` is the input as canonical
+-- JSON (msgspec), so the journal replays through the same engine.
+CREATE TABLE IF NOT EXISTS inputs (
+    seq        INTEGER PRIMARY KEY,
+    input_id   TEXT NOT NULL UNIQUE,
+    arrival_us INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    body       TEXT NOT NULL
+);
+
+CREATE TRIGGER IF NOT EXISTS inputs_no_update BEFORE UPDATE ON inputs
+BEGIN SELECT RAISE(ABORT, 'ledger: the journal is append-only (no UPDATE)'); END;
+
+CREATE TRIGGER IF NOT EXISTS inputs_no_delete BEFORE DELETE ON inputs
+BEGIN SELECT RAISE(ABORT, 'ledger: the journal is append-only (no DELETE)'); END;
