@@ -86,7 +86,6 @@ class Book:
         self._txns: list[TxnRow] = []
         self._postings: list[PostingRow] = []
         self._inputs: list[InputRow] = []
-        self._journaled: set[str] = set()  # keys of queued journal rows (the index holds written ones)
         try:
             self.db = sqlite_utils.Database(conn)
             self._prepare(durable)
@@ -217,15 +216,6 @@ class Book:
     def journal(self, input_id: str, arrival_us: int, kind: str, body: str) -> None:
         """Queue one accepted input for the journal, written with the postings queued beside it."""
         self._inputs.append((input_id, arrival_us, kind, body))
-        self._journaled.add(input_id)
-
-    def journaled(self, input_id: str) -> bool:
-        """Whether an input key is in the journal, written or queued (the UNIQUE index answers
-        for written ones: no set of every id ever seen is kept)."""
-        if input_id in self._journaled:
-            return True
-        return bool(self._one_int("SELECT COUNT(*) AS value FROM inputs WHERE input_id = ?", (input_id,),
-                                  f"journal lookup of {input_id}"))
 
     @property
     def pending(self) -> int:
@@ -243,7 +233,6 @@ class Book:
         batch = Batch(self._new_units, self._new_accounts, self._txns, self._postings, self._inputs)
         self._new_units, self._new_accounts, self._txns, self._postings, self._inputs = [], [], [], [], []
         self.keys = set()
-        self._journaled = set()
         return batch
 
     def write(self, batch: Batch) -> None:
