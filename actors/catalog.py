@@ -179,8 +179,16 @@ class Catalog:
         self.version = 0  # bumped by every rate change, so cached prices know they are stale
         self.by_event_type: dict[str, list[Product]] = {}
         for p in products.values():
-            if p.metric is not None:
-                self.by_event_type.setdefault(p.metric.event_type, []).append(p)
+            self._index(p)
+
+    def _index(self, p: Product) -> None:
+        if p.metric is not None:
+            self.by_event_type.setdefault(p.metric.event_type, []).append(p)
+
+    def add_product(self, p: Product) -> None:
+        """A product created at run time: usage of its event type is rated from now on."""
+        self.products[p.id] = p
+        self._index(p)
 
     def fiat_units(self, unit: str, units: int) -> int:
         """Convert an amount of a credit type into the currency at its ledger scale."""

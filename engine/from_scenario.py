@@ -29,7 +29,8 @@ KIND = {
     ins.CreateCustomer: "customer", ins.RecordUsage: "usage", ins.AddSeats: "add_seats",
     ins.RemoveSeats: "remove_seats", ins.SetQuantity: "set_quantity", ins.BuyCredits: "buy_credits",
     ins.ChangePackage: "change_package", ins.SetParent: "set_parent", ins.UpdateRate: "update_rate",
-    ins.UpdatePackage: "update_package",
+    ins.UpdatePackage: "update_package", ins.CreateCreditType: "create_credit_type",
+    ins.CreateProduct: "create_product", ins.CreateRateCard: "create_rate_card", ins.CreatePackage: "create_package",
 }
 
 
@@ -37,31 +38,49 @@ def kind_of(item: ins.Input) -> str:
     """The rulebook's name of an input's kind (migrate_package is a change_package)."""
     if isinstance(item, ins.ChangePackage) and item.migrate:
         return "migrate_package"
+    if isinstance(item, ins.CreateCustomer) and item.source.startswith("$.timeline"):
+        return "create_customer"
     return KIND[type(item)]
 
 
-def build_catalog(s: fmt.Scenario) -> Catalog:
-    """Units, products and rate cards (with their effective-dated rates) of a scenario."""
+def build_catalog(s: fmt.Scenario, *, with_created: bool = False) -> Catalog:
+    """Units, products and rate cards (with their effective-dated rates) declared by a
+    scenario; `with_created` adds the credit types its timeline creates (what converting the
+    timeline's prices needs: a created rate may be priced in a created credit type)."""
     currency = Unit(id=s.currency, decimals=2, is_currency=True)
     units = {s.currency: currency}
-    for ct in s.credit_types:
-        units[ct.id] = Unit(id=ct.id, decimals=ct.decimals, is_currency=False,
-                            fiat_per_credit=Decimal(ct.fiat_per_credit) if ct.fiat_per_credit is not None else None)
-    products = {}
-    for p in s.products:
-        metric = None
-        if p.metric is not None:
-            filters = tuple(sorted((k, frozenset(str(v) for v in vals)) for k, vals in p.metric.filters.items()))
-            metric = Metric(p.metric.event_type, p.metric.aggregation, p.metric.property, filters)
-        products[p.id] = Product(id=p.id, name=p.name or p.id, kind=p.type, metric=metric)
-    catalog = Catalog(currency, units, products)
+    created = [e.create_credit_type for e in s.timeline if e.create_credit_type is not None] if with_created else []
+    for ct in [*s.credit_types, *created]:
+        units[ct.id] = unit_of(ct)
+    catalog = Catalog(currency, units, {p.id: product_of(p) for p in s.products})
     for card in s.rate_cards:
         rc = RateCard(card.id)
-        for rate in card.rates:
-            rc.set(rate.product, rate.starting_at if rate.starting_at is not None else -FOREVER,
-                   price_of(catalog, rate.credit_type, rate.price, rate.tiers))
+        for rate in rates_of(catalog, card):
+            rc.set(rate.product, rate.starting_at, rate.price)
         catalog.rate_cards[card.id] = rc
     return catalog
+
+
+def unit_of(ct: fmt.CreditType) -> Unit:
+    """A credit type of the file as a domain unit."""
+    return Unit(id=ct.id, decimals=ct.decimals, is_currency=False,
+                fiat_per_credit=Decimal(ct.fiat_per_credit) if ct.fiat_per_credit is not None else None)
+
+
+def product_of(p: fmt.Product) -> Product:
+    """A product of the file as a domain product (filters as sorted, frozen sets)."""
+    metric = None
+    if p.metric is not None:
+        filters = tuple(sorted((k, frozenset(str(v) for v in vals)) for k, vals in p.metric.filters.items()))
+        metric = Metric(p.metric.event_type, p.metric.aggregation, p.metric.property, filters)
+    return Product(id=p.id, name=p.name or p.id, kind=p.type, metric=metric)
+
+
+def rates_of(catalog: Catalog, card: fmt.RateCard) -> tuple[ins.RateTerms, ...]:
+    """A rate card's rates in domain terms (no `starting_at`: from always)."""
+    return tuple(ins.RateTerms(rate.product, rate.starting_at if rate.starting_at is not None else -FOREVER,
+                               price_of(catalog, rate.credit_type, rate.price, rate.tiers))
+                 for rate in card.rates)
 
 
 def price_of(catalog: Catalog, credit_type: str | None, price: Decimal | None,
@@ -116,6 +135,16 @@ def packages_of(catalog: Catalog, s: fmt.Scenario) -> dict[str, ContractTerms]:
     return {p.id: terms_of(catalog, p) for p in s.packages}
 
 
+def customer_input(catalog: Catalog, c: fmt.Customer, at: int, source: str) -> ins.CreateCustomer:
+    """A customer (declared, or created in the timeline) as a create input at `at`; its id is
+    the customer's, so its postings name the same cause however it was written."""
+    return ins.CreateCustomer(
+        id=c.id, at_us=at, source=source, customer=c.id, name=c.name or c.id,
+        start_us=c.start if c.start is not None else at, package=c.package,
+        terms=terms_of(catalog, c.contract) if c.contract is not None else None, seats=tuple(c.seats),
+        parent=c.parent, payer=c.payer)
+
+
 def customer_inputs(catalog: Catalog, s: fmt.Scenario) -> list[ins.CreateCustomer]:
     """Declared customers as create commands at the scenario's start (parents first in file
     order is not required: a child is created after its parent)."""
@@ -129,11 +158,7 @@ def customer_inputs(catalog: Catalog, s: fmt.Scenario) -> list[ins.CreateCustome
                 later.append((i, c))
                 continue
             made.add(c.id)
-            out.append(ins.CreateCustomer(
-                id=c.id, at_us=s.start, source=f"$.customers[{i}]", customer=c.id, name=c.name or c.id,
-                start_us=c.start if c.start is not None else s.start, package=c.package,
-                terms=terms_of(catalog, c.contract) if c.contract is not None else None, seats=tuple(c.seats),
-                parent=c.parent, payer=c.payer))
+            out.append(customer_input(catalog, c, s.start, f"$.customers[{i}]"))
         if len(later) == len(pending):
             break  # a cycle: the loader refuses those before we get here
         pending = later
@@ -149,8 +174,12 @@ def entry_input(catalog: Catalog, entry: fmt.Entry, index: int | None, source: s
         return ins.RecordUsage(id=u.id, at_us=at, source=source, customer=u.customer, event_type=u.event_type,
                                properties=u.properties)
     cid = entry.id or f"timeline-{index}"
-    if entry.update_rate is not None:
-        r = entry.update_rate
+    created = _created_input(catalog, entry, cid, source)
+    if created is not None:
+        return created
+    if entry.update_rate is not None or entry.add_rate is not None:
+        r = entry.update_rate or entry.add_rate
+        assert r is not None
         return ins.UpdateRate(id=cid, at_us=at, source=source, rate_card=r.rate_card, product=r.product,
                               price=price_of(catalog, r.credit_type, r.price, r.tiers))
     if entry.update_package is not None:
@@ -184,9 +213,29 @@ def entry_input(catalog: Catalog, entry: fmt.Entry, index: int | None, source: s
                              migrate=entry.migrate_package is not None)
 
 
+def _created_input(catalog: Catalog, entry: fmt.Entry, cid: str, source: str) -> ins.Input | None:
+    """The input of a create command, if the entry is one."""
+    at = entry.at
+    if entry.create_customer is not None:
+        return customer_input(catalog, entry.create_customer, at, source)
+    if entry.create_credit_type is not None:
+        return ins.CreateCreditType(id=cid, at_us=at, source=source, unit=unit_of(entry.create_credit_type))
+    if entry.create_product is not None:
+        return ins.CreateProduct(id=cid, at_us=at, source=source, product=product_of(entry.create_product))
+    if entry.create_rate_card is not None:
+        card = entry.create_rate_card
+        return ins.CreateRateCard(id=cid, at_us=at, source=source, rate_card=card.id, rates=rates_of(catalog, card))
+    if entry.create_package is not None:
+        pkg = entry.create_package
+        return ins.CreatePackage(id=cid, at_us=at, source=source, package=pkg.id, terms=terms_of(catalog, pkg))
+    return None
+
+
 def scenario_inputs(catalog: Catalog, s: fmt.Scenario, file: str, base: Path) -> Iterator[ins.Input]:
     """Every input of a scenario in apply order: by time, then phase, then file order
-    (timeline before generated usage at one instant). Generated usage is streamed."""
+    (timeline before generated usage at one instant). Generated usage is streamed. Prices
+    are converted with the units the timeline creates too."""
+    catalog = build_catalog(s, with_created=True)
     yield from customer_inputs(catalog, s)
     timeline = sorted(
         (entry_input(catalog, e, i, f"$.timeline[{i}]") for i, e in enumerate(s.timeline)),

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 import msgspec
 
-from meterbook.actors.catalog import ContractTerms, Price
+from meterbook.actors.catalog import ContractTerms, Price, Product, Unit
 from meterbook.actors.messages import Phase
 
 
@@ -37,6 +37,48 @@ class CreateCustomer(Input, frozen=True, kw_only=True):
     seats: tuple[str, ...] = ()
     parent: str | None = None
     payer: Literal["self", "parent"] = "self"
+
+    phase: ClassVar[Phase] = Phase.CATALOG
+
+
+class CreateCreditType(Input, frozen=True, kw_only=True):
+    """A credit type created at run time."""
+
+    unit: Unit
+
+    phase: ClassVar[Phase] = Phase.CATALOG
+
+
+class CreateProduct(Input, frozen=True, kw_only=True):
+    """A product created at run time."""
+
+    product: Product
+
+    phase: ClassVar[Phase] = Phase.CATALOG
+
+
+class RateTerms(msgspec.Struct, frozen=True, gc=False):
+    """One rate of a rate card: a product's price from an instant on."""
+
+    product: str
+    starting_at: int
+    price: Price
+
+
+class CreateRateCard(Input, frozen=True, kw_only=True):
+    """A rate card created at run time, with its rates."""
+
+    rate_card: str
+    rates: tuple[RateTerms, ...]
+
+    phase: ClassVar[Phase] = Phase.CATALOG
+
+
+class CreatePackage(Input, frozen=True, kw_only=True):
+    """A package created at run time (version 0)."""
+
+    package: str
+    terms: ContractTerms
 
     phase: ClassVar[Phase] = Phase.CATALOG
 
@@ -134,7 +176,7 @@ class Answer(msgspec.Struct, frozen=True, gc=False, kw_only=True, omit_defaults=
 
 
 # Every kind of input, for decoding a journal body back (msgspec tags each by its class name).
-AnyInput = (CreateCustomer | RecordUsage | AddSeats | RemoveSeats | SetQuantity | BuyCredits | ChangePackage
+AnyInput = (CreateCustomer | CreateCreditType | CreateProduct | CreateRateCard | CreatePackage | RecordUsage | AddSeats | RemoveSeats | SetQuantity | BuyCredits | ChangePackage
             | SetParent | UpdateRate | UpdatePackage)
 
 CUSTOMER_INPUTS = (RecordUsage, AddSeats, RemoveSeats, SetQuantity, BuyCredits, ChangePackage, SetParent)

@@ -24,7 +24,8 @@ from meterbook.errors import InvariantError
 from meterbook.ledger import Book
 from meterbook.scenarios import format as fmt
 
-CATALOG_INPUTS = (ins.UpdateRate, ins.UpdatePackage)
+CATALOG_INPUTS = (ins.UpdateRate, ins.UpdatePackage, ins.CreateCreditType, ins.CreateProduct, ins.CreateRateCard,
+                  ins.CreatePackage)
 
 
 class Ack:

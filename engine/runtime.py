@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from meterbook.actors import Chart, CommandError, CreditPool, Customer, ParentAccount, Seat
-from meterbook.actors.catalog import FOREVER, Catalog, ContractSpec, ContractTerms
+from meterbook.actors.catalog import FOREVER, Catalog, ContractSpec, ContractTerms, RateCard
 from meterbook.actors.contracts import contract_of
 from meterbook.actors.mailbox import Actor, pool_address, rollup_address, seat_address
 from meterbook.actors.messages import (
@@ -111,6 +111,8 @@ class Runtime:
             ins.AddSeats: self._add_seats, ins.RemoveSeats: self._remove_seats, ins.SetQuantity: self._set_quantity,
             ins.BuyCredits: self._buy_credits, ins.ChangePackage: self._change_package,
             ins.SetParent: self._set_parent, ins.UpdateRate: self._update_rate, ins.UpdatePackage: self._update_package,
+            ins.CreateCreditType: self._create_credit_type, ins.CreateProduct: self._create_product,
+            ins.CreateRateCard: self._create_rate_card, ins.CreatePackage: self._create_package,
         }
 
     @property
@@ -227,6 +229,8 @@ class Runtime:
             contract = self.package_contract(item.package, item.start_us)
         else:
             assert item.terms is not None
+            if item.terms.rate_card not in self.catalog.rate_cards:
+                raise InputError(item.id, "$.contract.rate_card", f"unknown rate card {item.terms.rate_card!r}")
             contract = contract_of(item.terms, item.start_us)
         actor = Customer(id=cid, name=item.name or cid, contract=contract, start=item.start_us,
                          catalog=self.catalog, chart=self.chart, book=self.book, mail=self.router,
@@ -346,10 +350,45 @@ class Runtime:
         card = self.catalog.rate_cards.get(item.rate_card)
         if card is None:
             raise InputError(item.id, "$.rate_card", f"unknown rate card {item.rate_card!r}")
-        if item.product not in self.catalog.products:
-            raise InputError(item.id, "$.product", f"unknown product {item.product!r}")
+        self._priceable(item, item.product, item.price.unit, "$")
         card.set(item.product, item.at_us, item.price)
         self.catalog.version += 1
+
+    # -- the catalog, created at run time ------------------------------------------------
+    def _create_credit_type(self, item: ins.CreateCreditType, cause: str) -> None:
+        unit = item.unit
+        if unit.id in self.catalog.units:
+            raise InputError(item.id, "$.id", f"credit type {unit.id!r} exists already")
+        self.catalog.units[unit.id] = unit
+        self.book.unit(unit.id, unit.scale, unit.decimals)
+
+    def _create_product(self, item: ins.CreateProduct, cause: str) -> None:
+        if item.product.id in self.catalog.products:
+            raise InputError(item.id, "$.id", f"product {item.product.id!r} exists already")
+        self.catalog.add_product(item.product)
+
+    def _create_rate_card(self, item: ins.CreateRateCard, cause: str) -> None:
+        if item.rate_card in self.catalog.rate_cards:
+            raise InputError(item.id, "$.id", f"rate card {item.rate_card!r} exists already")
+        card = RateCard(item.rate_card)
+        for i, rate in enumerate(item.rates):
+            self._priceable(item, rate.product, rate.price.unit, f"$.rates[{i}]")
+            card.set(rate.product, rate.starting_at, rate.price)
+        self.catalog.rate_cards[item.rate_card] = card
+
+    def _priceable(self, item: ins.Input, product: str, unit: str, field: str) -> None:
+        """A rate names a product and a unit that exist now."""
+        if product not in self.catalog.products:
+            raise InputError(item.id, f"{field}.product", f"unknown product {product!r}")
+        if unit not in self.catalog.units:
+            raise InputError(item.id, f"{field}.credit_type", f"unknown credit type {unit!r}")
+
+    def _create_package(self, item: ins.CreatePackage, cause: str) -> None:
+        if item.package in self.versions:
+            raise InputError(item.id, "$.id", f"package {item.package!r} exists already")
+        if item.terms.rate_card not in self.catalog.rate_cards:
+            raise InputError(item.id, "$.rate_card", f"unknown rate card {item.terms.rate_card!r}")
+        self.versions[item.package] = [PackageVersion(-FOREVER, item.terms, 0)]
 
     def _update_package(self, item: ins.UpdatePackage, cause: str) -> None:
         versions = self.versions.get(item.package)

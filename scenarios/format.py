@@ -200,6 +200,13 @@ class Entry(_Base, kw_only=True, frozen=True):
     update_rate: UpdateRate | None = None
     update_package: UpdatePackage | None = None
     set_parent: SetParent | None = None
+    # Created at run time: each body is exactly the entry of its declared section.
+    create_credit_type: CreditType | None = None
+    create_product: Product | None = None
+    create_rate_card: RateCard | None = None
+    add_rate: UpdateRate | None = None
+    create_package: Package | None = None
+    create_customer: Customer | None = None
 
 
 COMMANDS = (
@@ -213,7 +220,22 @@ COMMANDS = (
     "update_rate",
     "update_package",
     "set_parent",
+    "create_credit_type",
+    "create_product",
+    "create_rate_card",
+    "add_rate",
+    "create_package",
+    "create_customer",
 )
+
+# The create commands, and the declared section each one's body belongs to.
+CREATES = {
+    "create_credit_type": "credit_types",
+    "create_product": "products",
+    "create_rate_card": "rate_cards",
+    "create_package": "packages",
+    "create_customer": "customers",
+}
 
 
 class Generator(_Base, kw_only=True, frozen=True):

@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from meterbook.scenarios.created import merged
 from meterbook.scenarios.errors import ScenarioError
 from meterbook.scenarios.format import Customer, Entry, Generator, Metric, Scenario, UsageEvent
 from meterbook.scenarios.types import At, format_at, parse_at, quantity_value
@@ -332,7 +333,9 @@ def _keyed(source: Iterable[Entry], index: int) -> Iterator[tuple[int, int, int,
 
 def generated_entries(s: Scenario, file: str, base: Path) -> Iterator[Entry]:
     """Every usage entry the scenario's `usage:` sources produce, lazily, in non-decreasing
-    `at` order (ties: source order, then each source's own order)."""
+    `at` order (ties: source order, then each source's own order). Customers and products
+    created in the timeline count as declared ones (they exist before any of their usage)."""
+    s = merged(s)[0]
     sources = [_keyed(_csv(s, g, i, file, base) if g.csv is not None else _generate(s, g, i, file), i)
                for i, g in enumerate(s.usage)]
     for *_, entry in heapq.merge(*sources):

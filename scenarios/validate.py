@@ -5,10 +5,12 @@ The limits and refusals chosen where the rulebook is silent are listed in docs/s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from meterbook.scenarios.created import created_at, merged, unalias
 from meterbook.scenarios.errors import ScenarioError
 from meterbook.scenarios.format import (
     NO_PRICE,
@@ -51,12 +53,13 @@ class _Checker:
         self.packages = {p.id: p for p in scenario.packages}
         self.customers = {c.id: c for c in scenario.customers}
         self.metrics = quantity_metrics(scenario)
+        self.aliases: dict[str, str] = {}
 
     # -- small rules, each written once -----------------------------------------------------
 
     def fail(self, path: str, reason: str) -> None:
-        """Raise the error for `path`."""
-        raise ScenarioError(self.file, path, reason)
+        """Raise the error for `path` (as the file writes it: see scenarios/created.py)."""
+        raise ScenarioError(self.file, unalias(path, self.aliases), reason)
 
     def ident(self, value: str, path: str) -> None:
         """An id (or seat name): not empty, no surrounding whitespace, no control characters."""
@@ -355,6 +358,11 @@ class _Checker:
             self.fail(f"{path}.at", f"{format_at(e.at)} lies outside the simulation window")
         if e.id is not None:
             self.ident(e.id, f"{path}.id")
+            named = re.fullmatch(r"timeline-(\d+)", e.id)
+            if named and int(named[1]) < len(self.s.timeline) and self.s.timeline[int(named[1])].id is None \
+                    and self.s.timeline[int(named[1])].usage is None:
+                # A command without an id is named by its place: an explicit id must not take that name.
+                self.fail(f"{path}.id", f"{e.id!r} is the name of $.timeline[{named[1]}], which has no id of its own")
         for name in ("usage", "add_seats", "remove_seats", "set_quantity", "buy_credits",
                      "change_package", "migrate_package", "set_parent"):
             cmd = getattr(e, name)
@@ -378,16 +386,63 @@ class _Checker:
             cmd = getattr(e, name)
             if cmd is not None:
                 self.ref(cmd.to, self.packages, f"{path}.{name}.to", "package")
-        if e.update_rate is not None:
-            u = e.update_rate
-            self.ref(u.rate_card, self.cards, f"{path}.update_rate.rate_card", "rate card")
-            self.rate(Rate(product=u.product, price=u.price, tiers=u.tiers,
-                           credit_type=u.credit_type), f"{path}.update_rate")
+        for name in ("update_rate", "add_rate"):
+            u = getattr(e, name)
+            if u is not None:
+                self.ref(u.rate_card, self.cards, f"{path}.{name}.rate_card", "rate card")
+                self.rate(Rate(product=u.product, price=u.price, tiers=u.tiers,
+                               credit_type=u.credit_type), f"{path}.{name}")
         if e.update_package is not None:
             self.ref(e.update_package.package, self.packages, f"{path}.update_package.package", "package")
             self.contract(e.update_package, f"{path}.update_package")
         if e.set_parent is not None and e.set_parent.parent is not None:
             self.ref(e.set_parent.parent, self.customers, f"{path}.set_parent.parent", "customer")
+
+    def creation_order(self, exists: dict[tuple[str, str], int]) -> None:
+        """Nothing is used before it is created: a customer's package, parent and rate card,
+        a rate card's products and units, a package's rate card, a timeline command's
+        references; and a created customer starts no earlier than its create command."""
+        s = self.s
+
+        def by(section: str, ident: str, at: int, path: str, kind: str) -> None:
+            when = exists.get((section, ident), s.start)
+            if when > at:
+                self.fail(path, f"{kind} {ident!r} is created later, at {format_at(when)}")
+
+        for i, card in enumerate(s.rate_cards):
+            at = exists[("rate_cards", card.id)]
+            for j, rate in enumerate(card.rates):
+                self.uses_rate(rate.product, rate.credit_type, at, f"$.rate_cards[{i}].rates[{j}]", by)
+        for i, pkg in enumerate(s.packages):
+            by("rate_cards", pkg.rate_card, exists[("packages", pkg.id)], f"$.packages[{i}].rate_card", "rate card")
+        for i, c in enumerate(s.customers):
+            at = exists[("customers", c.id)]
+            path = f"$.customers[{i}]"
+            if self.begins(c.id) < at:
+                self.fail(f"{path}.start", f"{format_at(self.begins(c.id))} is before the customer is created, "
+                                           f"at {format_at(at)}")
+            if c.package is not None:
+                by("packages", c.package, at, f"{path}.package", "package")
+            if c.contract is not None:
+                by("rate_cards", c.contract.rate_card, at, f"{path}.contract.rate_card", "rate card")
+            if c.parent is not None:
+                by("customers", c.parent, at, f"{path}.parent", "customer")
+        for i, e in enumerate(s.timeline):
+            for name in ("update_rate", "add_rate"):
+                u = getattr(e, name)
+                if u is not None:
+                    by("rate_cards", u.rate_card, e.at, f"$.timeline[{i}].{name}.rate_card", "rate card")
+                    self.uses_rate(u.product, u.credit_type, e.at, f"$.timeline[{i}].{name}", by)
+            for name in ("change_package", "migrate_package"):
+                cmd = getattr(e, name)
+                if cmd is not None:
+                    by("packages", cmd.to, e.at, f"$.timeline[{i}].{name}.to", "package")
+
+    def uses_rate(self, product: str, credit_type: str | None, at: int, path: str, by: Any) -> None:
+        """A rate's product and credit type exist by `at`."""
+        by("products", product, at, f"{path}.product", "product")
+        if credit_type is not None and credit_type != self.s.currency:
+            by("credit_types", credit_type, at, f"{path}.credit_type", "credit type")
 
     def usage(self, uid: str, event_type: str, props: dict[str, Any], path: str) -> None:
         """A usage event: a valid id, and every property a metric reads is a finite number >= 0."""
@@ -594,8 +649,14 @@ def purchase_id(given: str | None, index: int) -> str:
 
 
 def validate(scenario: Scenario, file: str) -> None:
-    """Raise ScenarioError for the first broken reference or inconsistent value."""
-    _Checker(scenario, file).run()
+    """Raise ScenarioError for the first broken reference or inconsistent value. Entries
+    created in the timeline are checked as the declared entries they are (a merged view),
+    then for what creation adds: nothing is used before it exists."""
+    view, aliases = merged(scenario)
+    checker = _Checker(view, file)
+    checker.aliases = aliases
+    checker.run()
+    checker.creation_order(created_at(scenario))
 
 
 def scenario_warnings(scenario: Scenario) -> list[str]:

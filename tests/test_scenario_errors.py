@@ -37,7 +37,8 @@ CASES = [
     ("two commands", broken("- {at: 2026-02-05T00:00:00Z, usage:",
                             "- {at: 2026-02-05T00:00:00Z, set_quantity: {customer: acme, subscription: platform, quantity: 2}, usage:"),
      "usage-and-commits.yaml: $.timeline[9]: expected exactly one of usage, add_seats, remove_seats, "
-     "set_quantity, buy_credits, change_package, migrate_package, update_rate, update_package, set_parent; "
+     "set_quantity, buy_credits, change_package, migrate_package, update_rate, update_package, set_parent, "
+     "create_credit_type, create_product, create_rate_card, add_rate, create_package, create_customer; "
      "got usage, set_quantity"),
 ]
 
