@@ -56,8 +56,8 @@ class StoredKey(msgspec.Struct, frozen=True):
     cause: str
 
 
-# The index a bulk run builds at the end rather than row by row (see Book's `bulk`).
-DEFERRED_INDEX = "postings_account"
+# The indexes a bulk run builds at the end rather than row by row (see Book's `bulk`).
+DEFERRED_INDEXES = ("postings_account", "inputs_by_id")
 
 class Book:
     """One ledger file. Postings are queued in memory and written in one SQLite transaction
@@ -69,10 +69,12 @@ class Book:
         another connection holds. Refuses a file that is not a ledger of this schema.
 
         `bulk` (a simulation writing a whole ledger at once): the index of postings by account,
-        which only balance queries use, is built once at the end (`build_indexes`, or `close`)
-        instead of being kept up to date on every posting (~7 us a transaction, measured in
-        docs/performance.md). No invariant depends on it; balances read before it is rebuilt
-        are still exact, only slower."""
+        which only balance queries use, and the journal's unique index of input ids are built
+        once at the end (`build_indexes`, or `close`) instead of being kept up to date row by
+        row (~7 us a transaction for the first, measured in docs/performance.md). Balances read
+        before are still exact, only slower; building the unique index fails on a duplicate
+        input id, so exactly-once is still enforced by SQLite, at the end of the run. A bulk
+        run's inputs are deduplicated by its runtime as they come."""
         self.path = str(path)
         self.bulk = bulk
         try:
@@ -113,7 +115,8 @@ class Book:
         problems = trigger_problems(self.db)
         require(not problems, f"cannot open ledger {self.path}: {'; '.join(problems)}")
         if self.bulk:
-            conn.execute(f"DROP INDEX IF EXISTS {DEFERRED_INDEX}")
+            for index in DEFERRED_INDEXES:
+                conn.execute(f"DROP INDEX IF EXISTS {index}")
 
     def _load(self) -> None:
         """Read units and accounts into memory and find where transaction ids continue."""

@@ -103,11 +103,16 @@ BEGIN SELECT RAISE(ABORT, 'ledger: accounts are immutable'); END;
 -- JSON (msgspec), so the journal replays through the same engine.
 CREATE TABLE IF NOT EXISTS inputs (
     seq        INTEGER PRIMARY KEY,
-    input_id   TEXT NOT NULL UNIQUE,
+    input_id   TEXT NOT NULL,
     arrival_us INTEGER NOT NULL,
     kind       TEXT NOT NULL,
     body       TEXT NOT NULL
 );
+
+-- Exactly-once, enforced by SQLite: an input id is journaled at most once. (An index rather
+-- than a column constraint, so a bulk simulation can build it once at its end: building it
+-- then still fails on any duplicate.)
+CREATE UNIQUE INDEX IF NOT EXISTS inputs_by_id ON inputs (input_id);
 
 CREATE TRIGGER IF NOT EXISTS inputs_no_update BEFORE UPDATE ON inputs
 BEGIN SELECT RAISE(ABORT, 'ledger: the journal is append-only (no UPDATE)'); END;
