@@ -109,9 +109,7 @@ CREATE TABLE IF NOT EXISTS inputs (
     body       TEXT NOT NULL
 );
 
--- Exactly-once, enforced by SQLite: an input id is journaled at most once. (An index rather
--- than a column constraint, so a bulk simulation can build it once at its end: building it
--- then still fails on any duplicate.)
+-- Exactly-once, enforced by SQLite: an input id is journaled at most once.
 CREATE UNIQUE INDEX IF NOT EXISTS inputs_by_id ON inputs (input_id);
 
 CREATE TRIGGER IF NOT EXISTS inputs_no_update BEFORE UPDATE ON inputs

@@ -88,21 +88,10 @@ def test_the_journal_replays_to_the_same_ledger(path: Path, tmp_path: Path) -> N
 
 
 def test_sqlite_refuses_an_input_journaled_twice(tmp_path: Path) -> None:
+    """Also in a bulk simulation's ledger: the unique index is kept, not deferred."""
     path = EXAMPLES / "usage-and-commits.yaml"
     run_scenario(load(path), str(tmp_path / "l.sqlite"), path.name, path.parent).book.close()
     conn = sqlite3.connect(tmp_path / "l.sqlite")
     with pytest.raises(sqlite3.IntegrityError, match=r"UNIQUE constraint failed: inputs\.input_id"):
         conn.execute("INSERT INTO inputs (input_id, arrival_us, kind, body) VALUES ('usage:j1', 0, 'x', '{}')")
     conn.close()
-
-
-def test_a_bulk_run_still_refuses_a_duplicate_input_when_it_builds_its_indexes(tmp_path: Path) -> None:
-    from meterbook.errors import LedgerError
-
-    book = Book(tmp_path / "l.sqlite", bulk=True)
-    book.journal("usage:x", 0, "RecordUsage", "{}")
-    book.journal("usage:x", 0, "RecordUsage", "{}")
-    book.flush()  # no unique index during the run: the runtime deduplicates
-    with pytest.raises(LedgerError, match=r"UNIQUE constraint failed: inputs\.input_id"):
-        book.build_indexes()
-    book.conn.close()
