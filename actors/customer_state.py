@@ -12,7 +12,7 @@ from meterbook.actors.accounts import Chart
 from meterbook.actors.catalog import Catalog, ContractSpec, GrantSpec, Price, RateCard, SubscriptionSpec
 from meterbook.actors.errors import CommandError, require
 from meterbook.actors.invoice import Invoice, Line
-from meterbook.actors.mailbox import Mailbox, pool_address, rollup_address, seat_address
+from meterbook.actors.mailbox import Mailbox, rollup_address, seat_address
 from meterbook.actors.messages import Charge, Rollup
 from meterbook.actors.money import round_to_display
 from meterbook.actors.periods import next_month, period_of
@@ -55,8 +55,7 @@ class CustomerState:
         self.paid_max: dict[str, int] = {}
         self.seats: dict[str, bool] = {}  # seat id -> still assigned (a removed one stays to period end)
         self.holders: dict[str, str] = {}  # grant id -> address of the actor holding it
-        self.units_held: set[str] = set()
-        self._pools: dict[str, str] = {}  # unit -> pool address
+        self.pools: dict[str, str] = {}  # unit -> address of this customer's CreditPool of it
         self.specs: dict[str, GrantSpec] = {}
         self.recurring_amounts: dict[tuple[str, str | None], int] = {}
         self.recurring_grants: dict[str, tuple[str, str | None]] = {}  # grant id -> (recurring id, seat)
@@ -131,15 +130,14 @@ class CustomerState:
     # -- grant holders --------------------------------------------------------------------
     def pool(self, unit: str) -> str:
         """Address of this customer's CreditPool of `unit`, started on first use."""
-        address = self._pools.get(unit)
+        address = self.pools.get(unit)
         if address is None:
-            self.units_held.add(unit)
-            address = self._pools[unit] = self.mail.spawn("pool", self.id, unit)
+            address = self.pools[unit] = self.mail.spawn("pool", self.id, unit)
         return address
 
     def holder_addresses(self) -> list[str]:
         """Every actor holding grants of this customer, in a fixed order."""
-        return [pool_address(self.id, u) for u in sorted(self.units_held)] + [
+        return [self.pools[u] for u in sorted(self.pools)] + [
             seat_address(self.id, s) for s in self.seats]
 
     # -- billing --------------------------------------------------------------------------

@@ -88,7 +88,7 @@ class UsageMixin(CustomerState):
         block = self.contract.on_exhausted == "block"
         all_or_nothing = block or not self.catalog.units[unit].billable
         takes: tuple[DrawnTake, ...] = ()
-        pool = self._pools.get(unit)
+        pool = self.pools.get(unit)
         if pool is not None:
             drawn = self.mail.ask(pool, Reserve(
                 hold="", unit=unit, product=r.product.id, at_us=now, units=r.charge,
@@ -168,7 +168,7 @@ class UsageMixin(CustomerState):
         if need <= r.covered:
             return
         if not self.ancestors:
-            if unit in self.units_held:
+            if unit in self.pools:
                 r.covered += self._ask_held(pool_address(self.id, unit), r, Reserve(
                     hold=hold, unit=unit, product=product, at_us=now, units=need - r.covered,
                     requester=self.id, cause=msg.cause))

@@ -107,13 +107,9 @@ class Holdings:
         takes, left = plan(self.ranked(unit, product, at_us, requester), units)
         if left and all_or_nothing:
             return ()
-        out = []
         for g, take in takes:
             g.remaining -= take
-            t = g.terms
-            out.append(DrawnTake(grant=t.id, owner=t.owner, account=t.account, units=take,
-                                 postpaid=t.commit_type == "postpaid"))
-        return tuple(out)
+        return tuple(_drawn(g, take) for g, take in takes)
 
     def take(self, hold: str, plan: tuple[tuple[str, int], ...]) -> int:
         """Set aside exactly the planned amounts (checked: never below zero)."""
@@ -137,8 +133,7 @@ class Holdings:
             t = g.terms
             if requester != t.owner:
                 g.draws[requester] = g.draws.get(requester, 0) + units
-            out.append(DrawnTake(grant=t.id, owner=t.owner, account=t.account, units=units,
-                                 postpaid=t.commit_type == "postpaid"))
+            out.append(_drawn(g, units))
         return tuple(out)
 
     def release(self, hold: str) -> None:
@@ -184,6 +179,12 @@ class Holdings:
         return tuple(out)
 
 
+
+
+def _drawn(g: Grant, units: int) -> DrawnTake:
+    """One grant's part of a draw, as its requester books it."""
+    t = g.terms
+    return DrawnTake(grant=t.id, owner=t.owner, account=t.account, units=units, postpaid=t.commit_type == "postpaid")
 
 class GrantHolder:
     """The message protocol of an actor that holds grants (a CreditPool, a Seat): one handler
