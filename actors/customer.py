@@ -112,9 +112,7 @@ class Customer(UsageMixin, SeatsMixin):
 
     def on_charge(self, msg: Charge, now: int) -> None:
         """A `payer: parent` descendant's charge, for this invoice (already booked)."""
-        invoice = self.invoice
-        require(invoice is not None, f"customer {self.id} has no open invoice for {msg.source}'s charge")
-        assert invoice is not None
+        invoice = self.open_invoice(f"{msg.source}'s charge")
         if msg.kind == "usage":
             invoice.accrue_usage(msg.product or "", msg.description, msg.source, False, msg.unit or "",
                                  msg.units, msg.gross_units, msg.credits_units, msg.package)

@@ -148,14 +148,18 @@ class CustomerState:
             line.package = self.contract.package
         self.book.post(key, at_us, kind, cause, [(self.chart.unbilled(self.payer), line.units), (revenue, -line.units)])
         if self.payer == self.id:
-            invoice = self.invoice
-            require(invoice is not None, f"customer {self.id} has no open invoice at this time")
-            assert invoice is not None
-            invoice.add(line)
+            self.open_invoice(key).add(line)
         else:
             self.mail.tell(self.payer, Charge(
                 kind=line.kind, description=line.description, units=line.units, source=self.id,
                 product=line.product, quantity=line.quantity, unit=line.unit, package=line.package, cause=cause))
+
+    def open_invoice(self, what: str) -> Invoice:
+        """The invoice of the period in progress, or a refusal naming what needed it."""
+        invoice = self.invoice
+        require(invoice is not None, f"customer {self.id} has no open invoice for {what}")
+        assert invoice is not None
+        return invoice
 
     def money_line(self, value: Fraction) -> int:
         """A currency amount rounded half-up to the cent, at the ledger scale (rule 3)."""

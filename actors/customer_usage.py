@@ -247,10 +247,7 @@ class UsageMixin(CustomerState):
         # The product's usage line, here or (payer: parent) on the payer's invoice.
         money, credits = billed + postpaid, charge - left - postpaid
         if self.payer == self.id:
-            invoice = self.invoice
-            require(invoice is not None, f"customer {self.id} has no open invoice")
-            assert invoice is not None
-            invoice.accrue_usage(product.id, product.name, self.id, True, unit, money, charge, credits,
+            self.open_invoice(msg.cause).accrue_usage(product.id, product.name, self.id, True, unit, money, charge, credits,
                                  self.contract.package)
         else:
             self.mail.tell(self.payer, Charge(
