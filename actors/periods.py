@@ -7,6 +7,8 @@ import datetime as dt
 from fractions import Fraction
 from functools import lru_cache
 
+from meterbook.ledger import format_instant
+
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -51,9 +53,8 @@ def date_label(at_us: int) -> str:
 
 def period_label(at_us: int) -> str:
     """The one label of a period everywhere (ledger causes, invoices, reports): its start as
-    RFC 3339 UTC, whole seconds without a fraction."""
-    when = _EPOCH + dt.timedelta(microseconds=at_us)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if when.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+    RFC 3339 UTC, whole seconds without a fraction (the ledger's instant format)."""
+    return format_instant(at_us)
 
 
 def add_months(at_us: int, months: int) -> int:

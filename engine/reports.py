@@ -6,7 +6,7 @@ from typing import Any
 
 from meterbook.actors.invoice import Line
 from meterbook.actors.money import round_units
-from meterbook.actors.periods import period_label as format_at
+from meterbook.actors.periods import period_label
 from meterbook.engine.results import Results
 
 
@@ -17,14 +17,14 @@ def package_report(results: Results) -> dict[str, Any]:
     revenue: dict[tuple[str, int], int] = {}
     for actor in results.customers():
         for at, pkg, version in actor.package_history:
-            membership.append({"customer": actor.id, "from": format_at(at), "package": pkg, "version": version})
+            membership.append({"customer": actor.id, "from": period_label(at), "package": pkg, "version": version})
         for inv in actor.invoices:
             for line in inv.lines:
                 for pkg, units in split_line(line, cur.scale, cur.decimals):
                     key = (pkg or "(contract)", inv.start)
                     revenue[key] = revenue.get(key, 0) + units
     rows = [
-        {"package": pkg, "period": format_at(period), "revenue": results.money(units)}
+        {"package": pkg, "period": period_label(period), "revenue": results.money(units)}
         for (pkg, period), units in sorted(revenue.items(), key=_by_period_then_package)
     ]
     return {"membership": membership, "revenue": rows}
@@ -56,7 +56,7 @@ def rollup_report(results: Results) -> list[dict[str, Any]]:
         for p in periods:
             draws = [{"grant": g, "customer": c, "amount": results.amount(units[g], n)}
                      for (period, g, c), n in sorted(r.draws.items()) if period == p]
-            rows.append({"period": format_at(p), "usage": results.money(usage.get(p, 0)),
+            rows.append({"period": period_label(p), "usage": results.money(usage.get(p, 0)),
                          "spend": results.money(spend.get(p, 0)), "draws": draws})
         out.append({"customer": actor.id, "parent": results.parent(actor.id), "periods": rows})
     return out

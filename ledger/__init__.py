@@ -2,7 +2,7 @@
 
 from meterbook.ledger.book import MAX_UNITS, Book
 from meterbook.ledger.errors import LedgerError
-from meterbook.ledger.export import export_file, export_lines, format_amount
+from meterbook.ledger.export import export_file, export_lines, format_amount, format_instant
 from meterbook.ledger.verify import verify_file, violations
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "export_file",
     "export_lines",
     "format_amount",
+    "format_instant",
     "verify_file",
     "violations",
 ]

@@ -73,7 +73,7 @@ def format_amount(amount: int, scale: int, decimals: int) -> str:
     return text
 
 
-def _at(at_us: int) -> str:
+def format_instant(at_us: int) -> str:
     """An instant as ISO-8601 UTC text, with microseconds only when it has some."""
     when = _EPOCH + dt.timedelta(microseconds=at_us)
     fmt = "%Y-%m-%dT%H:%M:%S.%fZ" if when.microsecond else "%Y-%m-%dT%H:%M:%SZ"
@@ -94,7 +94,7 @@ def transactions(db: sqlite_utils.Database) -> Iterator[ExportTransaction]:
             legs.append(ExportPosting(account.name, account.type, row.unit,
                                       format_amount(row.amount, unit.scale, unit.decimals)))
         head = rows[0]
-        yield ExportTransaction(head.id, head.key, _at(head.at_us), head.kind, head.cause, legs)
+        yield ExportTransaction(head.id, head.key, format_instant(head.at_us), head.kind, head.cause, legs)
 
 
 def export_lines(conn: sqlite3.Connection) -> bytes:
