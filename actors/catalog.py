@@ -158,6 +158,10 @@ class GrantSpec(msgspec.Struct, frozen=True):
 
 
 class ContractSpec(msgspec.Struct, frozen=True):
+    """ContractTerms made concrete for one customer (actors/contracts.py `contract_of`): the
+    same fields, with grant dates resolved from the customer's start, and the package and
+    version it came from. Two stages of one thing, so two types rather than optional dates."""
+
     rate_card: str
     overrides: tuple[tuple[str, int, Price], ...]
     subscriptions: tuple[SubscriptionSpec, ...]
