@@ -51,7 +51,9 @@ def _plain(obj: Any) -> Any:
     raise NotImplementedError(f"cannot journal {type(obj).__name__}")
 
 
-_ENCODE = msgspec.json.Encoder(enc_hook=_plain, decimal_format="string").encode
+# "deterministic" sorts sets (child_access) and dict keys, so a body never depends on the
+# process's hash seed: the journal must be byte-identical from run to run.
+_ENCODE = msgspec.json.Encoder(enc_hook=_plain, decimal_format="string", order="deterministic").encode
 _LAST_PHASE = len(Phase)
 
 

@@ -95,3 +95,23 @@ def test_sqlite_refuses_an_input_journaled_twice(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.IntegrityError, match=r"UNIQUE constraint failed: inputs\.input_id"):
         conn.execute("INSERT INTO inputs (input_id, arrival_us, kind, body) VALUES ('usage:j1', 0, 'x', '{}')")
     conn.close()
+
+
+def test_the_journal_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    """A set in an input (a grant's child_access) is journaled sorted: two processes with
+    different hash seeds write byte-identical journals (CI once caught the set's order leaking)."""
+    import os
+    import subprocess
+    import sys
+
+    path = EXAMPLES / "account-hierarchy.yaml"
+    bodies = []
+    for seed in ("1", "2", "3"):
+        out = tmp_path / seed
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-m", "meterbook", "simulate", str(path), "--out", str(out)],
+                              env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        bodies.append([r["body"] for r in journal(out / "ledger.sqlite")])
+    assert bodies[0] == bodies[1] == bodies[2]
+    assert any('"child_access":["north","south"]' in str(b) for b in bodies[0])
