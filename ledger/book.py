@@ -45,6 +45,7 @@ class Batch(NamedTuple):
     transactions: list[TxnRow]
     postings: list[PostingRow]
     inputs: Sequence[InputRow] = ()
+    meta: Sequence[tuple[str, str]] = ()
 
 
 class StoredKey(msgspec.Struct, frozen=True):
@@ -88,6 +89,7 @@ class Book:
         self._txns: list[TxnRow] = []
         self._postings: list[PostingRow] = []
         self._inputs: list[InputRow] = []
+        self._meta: dict[str, str] = {}
         try:
             self.db = sqlite_utils.Database(conn)
             self._prepare(durable)
@@ -220,6 +222,22 @@ class Book:
         """Queue one accepted input for the journal, written with the postings queued beside it."""
         self._inputs.append((input_id, arrival_us, kind, body))
 
+    # -- run settings (the `meta` table) ------------------------------------------------
+    def set_meta(self, key: str, value: str) -> None:
+        """Queue a run setting (currency, start, grace, how far timers have fired), written
+        in the same SQLite transaction as the next batch: it is true of exactly that ledger."""
+        self._meta[key] = value
+
+    def meta(self, key: str) -> str | None:
+        """A run setting: the queued value, else the stored one, else None."""
+        if key in self._meta:
+            return self._meta[key]
+        try:
+            rows = list(self.db.query("SELECT value FROM meta WHERE key = ?", (key,)))
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {self.path}: reading setting {key} failed: {exc}") from exc
+        return str(rows[0]["value"]) if rows else None
+
     @property
     def pending(self) -> int:
         """How many transactions wait for the next flush."""
@@ -233,17 +251,19 @@ class Book:
     def take_batch(self) -> Batch:
         """Detach everything queued, for a writer that commits it with `write` elsewhere (a
         worker thread): posting may go on meanwhile, into a fresh queue."""
-        batch = Batch(self._new_units, self._new_accounts, self._txns, self._postings, self._inputs)
+        batch = Batch(self._new_units, self._new_accounts, self._txns, self._postings, self._inputs,
+                      tuple(self._meta.items()))
         self._new_units, self._new_accounts, self._txns, self._postings, self._inputs = [], [], [], [], []
+        self._meta = {}
         self.keys = set()
         return batch
 
     def write(self, batch: Batch) -> None:
         """One SQLite transaction: open the transactions, add their postings, seal them. On
         any SQLite failure the whole batch is rolled back and a LedgerError names it."""
-        units, accounts, txns, postings, inputs = batch
+        units, accounts, txns, postings, inputs, meta = batch
         try:
-            self._insert(units, accounts, txns, postings, inputs)
+            self._insert(units, accounts, txns, postings, inputs, meta)
         except sqlite3.IntegrityError as exc:
             if "inputs.input_id" in str(exc):
                 raise LedgerError(f"ledger {self.path}: an input of this batch is journaled already "
@@ -255,7 +275,8 @@ class Book:
             raise self._refused(txns, accounts, exc) from exc
 
     def _insert(self, units: list[UnitRow], accounts: list[AccountRow], txns: list[TxnRow],
-                postings: list[PostingRow], inputs: Sequence[InputRow]) -> None:
+                postings: list[PostingRow], inputs: Sequence[InputRow],
+                meta: Sequence[tuple[str, str]] = ()) -> None:
         """The statements of one group commit, rolled back whole if any fails: the journal
         rows and the postings they caused land together or not at all."""
         conn = self.conn
@@ -273,6 +294,7 @@ class Book:
             if txns:
                 (first_id, *_), (last_id, *_) = txns[0], txns[-1]
                 conn.execute("INSERT INTO seals (last_id, first_id) VALUES (?, ?)", (last_id, first_id))
+            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta)
             conn.execute("COMMIT")
         except BaseException:
             # Some failures (a full disk, an I/O error) end the transaction inside SQLite.
@@ -319,7 +341,7 @@ class Book:
 
     def flush(self) -> None:
         """Write everything queued in one SQLite transaction (group commit)."""
-        if self._txns or self._new_accounts or self._new_units or self._inputs:
+        if self._txns or self._new_accounts or self._new_units or self._inputs or self._meta:
             self.write(self.take_batch())
 
     # -- reading ------------------------------------------------------------------------

@@ -240,3 +240,16 @@ def test_balances_sum_several_accounts_up_to_an_instant(fresh_book: Book) -> Non
     assert fresh_book.balances([], 30) == 0
     assert fresh_book.balances([a, r], 30) == 0
     assert fresh_book.balance("grant/x/one", 30) == -260
+
+
+def test_run_settings_are_written_with_the_next_batch(tmp_path: Path) -> None:
+    book = Book(tmp_path / "m.sqlite")
+    book.set_meta("grace_seconds", "3600")
+    assert book.meta("grace_seconds") == "3600"  # queued
+    assert book.meta("absent") is None
+    book.flush()
+    book.set_meta("grace_seconds", "60")
+    book.close()
+    again = Book(tmp_path / "m.sqlite")
+    assert again.meta("grace_seconds") == "60"  # close flushes; the last value wins
+    again.close()
