@@ -1,31 +1,47 @@
-"""Live mode: the same runtime seam fed from Trio inboxes and advanced by a clock.
+"""Live mode: the runtime's seam fed from Trio inboxes, stamped and advanced by a clock.
 
-Accounts in different trees share no state, so each account tree gets its own runtime and one
-Trio task that owns it (its actors are called in-line inside that task: see
-docs/architecture.md for why one task per tree and not one per actor, with figures). Inside
-a tree the task applies inputs in arrival order, which is what keeps shared-commit drawdown
-race-free however many producers send at once. Every tree posts into the one Book; a single
-writer task commits what is queued in one SQLite transaction per round, in a worker thread,
-and an input is acknowledged only once the batch holding it is durable."""
+A live ledger starts empty and learns everything (credit types, products, rate cards,
+packages, customers) from create inputs, so its journal is a scenario: the same inputs, in
+journal order, at their stamped instants. That requires one total order, so one task, the
+sequencer, owns the one runtime: it stamps each input with its arrival instant, applies it,
+and fires the timers the clock has passed. Trees of accounts need no tasks of their own
+(one router already makes draws across a tree race-free, and a tree joining another is
+just a `set_parent`); docs/architecture.md says why one order and not one task per tree.
+A writer task commits what each round queued in one SQLite transaction (group commit, in a
+worker thread); an input is acknowledged only once that transaction is durable.
+
+Opening a runner on a file that has a journal restarts it: the journal is replayed through
+the engine without writing, every batch compared with what is stored (ledger/replay.py);
+a difference refuses the start and names the first differing transaction."""
 
 from __future__ import annotations
 
 import math
+import sqlite3
+from collections.abc import Iterator
 
+import msgspec
 import trio
 
 from meterbook.actors import Customer
+from meterbook.actors.catalog import FOREVER, Catalog, Unit
+from meterbook.actors.messages import Phase
 from meterbook.engine import inputs as ins
 from meterbook.engine.clock import Clock
-from meterbook.engine.from_scenario import build_catalog, customer_inputs, packages_of
-from meterbook.engine.runtime import Runtime, cause_of
-from meterbook.engine.trees import account_trees
-from meterbook.errors import InvariantError
+from meterbook.engine.runtime import Runtime, quiet_gc
+from meterbook.errors import LedgerError, ReplayMismatch
 from meterbook.ledger import Book
-from meterbook.scenarios import format as fmt
 
-CATALOG_INPUTS = (ins.UpdateRate, ins.UpdatePackage, ins.CreateCreditType, ins.CreateProduct, ins.CreateRateCard,
-                  ins.CreatePackage)
+LIVE_GRACE_SECONDS = 3600  # SCENARIOS.md "Live time": the live default
+_DECODE = msgspec.json.Decoder(ins.AnyInput).decode
+
+
+class Settings(msgspec.Struct, frozen=True):
+    """What a ledger file is run with, fixed when it is created (the `meta` table)."""
+
+    currency: str
+    start_us: int
+    grace_seconds: int
 
 
 class Ack:
@@ -44,7 +60,7 @@ class Ack:
 
     @property
     def duplicate(self) -> bool:
-        """Its id was seen before: acknowledged, nothing done."""
+        """Its id was accepted before (maybe before a restart): acknowledged, nothing done."""
         return self.answer is not None and self.answer.status == "duplicate"
 
     @property
@@ -56,94 +72,125 @@ class Ack:
         return f"input {a.input_id}: {a.field}: {a.reason}"
 
 
-class LiveRunner:
-    """Routes inputs to per-tree runtime tasks; `submit` returns once the input is durable."""
+def settings_of(book: Book, currency: str, grace_seconds: int, now_us: int) -> Settings:
+    """The file's settings; a new file takes the ones given (and starts now). A file created
+    with other settings is refused rather than silently reinterpreted."""
+    stored = book.meta("currency")
+    if stored is None:
+        settings = Settings(currency=currency, start_us=now_us, grace_seconds=grace_seconds)
+        book.set_meta("currency", currency)
+        book.set_meta("start_us", str(now_us))
+        book.set_meta("grace_seconds", str(grace_seconds))
+        return settings
+    start, grace = book.meta("start_us"), book.meta("grace_seconds")
+    if start is None or grace is None:
+        raise LedgerError(f"ledger {book.path}: its settings are incomplete (start_us, grace_seconds)")
+    settings = Settings(currency=stored, start_us=int(start), grace_seconds=int(grace))
+    if (settings.currency, settings.grace_seconds) != (currency, grace_seconds):
+        raise LedgerError(f"ledger {book.path} was created with currency {settings.currency} and grace "
+                          f"{settings.grace_seconds} s, not {currency} and {grace_seconds} s")
+    return settings
 
-    def __init__(self, scenario: fmt.Scenario, book: Book, clock: Clock, *, max_batch: int = 1_000,
-                 inbox: int = 10_000, tick_s: float = 1.0) -> None:
+
+def journal_rows(book: Book) -> Iterator[tuple[int, str, str]]:
+    """The journal in order: (sequence, input id, body)."""
+    try:
+        yield from book.conn.execute("SELECT seq, input_id, body FROM inputs ORDER BY seq")
+    except sqlite3.Error as exc:
+        raise LedgerError(f"ledger {book.path}: reading the journal failed: {exc}") from exc
+
+
+class LiveRunner:
+    """One live ledger: `submit` returns once the input is durable (or refused)."""
+
+    def __init__(self, book: Book, clock: Clock, *, currency: str = "USD",
+                 grace_seconds: int = LIVE_GRACE_SECONDS, max_batch: int = 1_000, inbox: int = 10_000,
+                 tick_s: float = 1.0) -> None:
         self.book = book
         self.clock = clock
         self.max_batch = max_batch
         self.tick_s = tick_s if math.isfinite(tick_s) else 1e9
-        self.runtimes: list[Runtime] = []
-        for tree in account_trees(scenario):
-            catalog = build_catalog(scenario)
-            rt = Runtime(catalog, packages_of(catalog, scenario), book, start=scenario.start, horizon=scenario.end,
-                         autoflush=False)
-            for item in customer_inputs(catalog, scenario):
-                if item.customer in tree:
-                    answer = rt.apply(item)
-                    if answer.status != "accepted":
-                        raise InvariantError(f"declared customer {item.customer} refused: {answer.reason}")
-            self.runtimes.append(rt)
-        self.route = {cid: i for i, rt in enumerate(self.runtimes) for cid in rt.customers}
-        channels = [trio.open_memory_channel[tuple[ins.Input, Ack, bool]](inbox) for _ in self.runtimes]
-        self._sends = [s for s, _ in channels]
-        self._recvs = [r for _, r in channels]
-        self.seen: set[str] = set()
+        self.settings = settings_of(book, currency, grace_seconds, clock.now_us())
+        unit = Unit(id=self.settings.currency, decimals=2, is_currency=True)
+        catalog = Catalog(unit, {unit.id: unit}, {})
+        self.runtime = Runtime(catalog, {}, book, start=self.settings.start_us, horizon=FOREVER, autoflush=False)
+        # The order inputs were stamped in: (instant, phase) of the last one applied, and the
+        # instant up to which every timer has fired (an input is always stamped after it).
+        self.last = (self.settings.start_us, int(Phase.CATALOG))
+        self.advanced = self.settings.start_us - 1
+        self.replayed = self._restart()
+        self._send, self._recv = trio.open_memory_channel[tuple[ins.Input, Ack]](inbox)
         self.duplicates = 0
-        self.batches = 0
-        self.committed = book.last_posted
+        self.rounds = 0
+        self.written_round = 0
         self._wake = trio.Event()
         self._committed = trio.Event()
-        self._running = 0
+        self._done = False
 
+    # -- restart ------------------------------------------------------------------------------
+    def _restart(self) -> int:
+        """Rebuild every actor from the journal, comparing what it computes with what is
+        stored; returns how many inputs were replayed."""
+        book, rt = self.book, self.runtime
+        advanced = book.meta("advanced_us")
+        if advanced is None and book.last_posted == 0 and not book.journaled_any():
+            return 0  # a new file: nothing to rebuild
+        book.start_replay()
+        rt.autoflush = True  # compare in batches as it goes: memory stays flat
+        count = 0
+        with quiet_gc():
+            for seq, input_id, body in journal_rows(book):
+                try:
+                    item = _DECODE(body)
+                except msgspec.DecodeError as exc:
+                    raise ReplayMismatch(f"ledger {book.path}: journal entry {seq} ({input_id}) cannot be "
+                                         f"read: {exc}") from exc
+                rt.advance_to(item.at_us, item.phase)
+                answer = rt.apply(item, replay=True)
+                if answer.status != "accepted":
+                    raise ReplayMismatch(f"ledger {book.path} does not match its journal: entry {seq} "
+                                         f"({input_id}) is refused on replay: {answer.field}: {answer.reason}")
+                self.last = (item.at_us, int(item.phase))
+                count += 1
+            if advanced is not None and int(advanced) >= rt.now:
+                rt.advance_to(int(advanced))
+                self.advanced = int(advanced)
+        book.end_replay()
+        rt.autoflush = False
+        return count
+
+    # -- the API ------------------------------------------------------------------------------
     def customer(self, customer_id: str) -> Customer:
-        """The actor of one customer, whichever tree task owns it."""
-        return self.runtimes[self.route[customer_id]].customer(customer_id)
-
-    def runtime_of(self, customer_id: str) -> Runtime:
-        """The runtime (tree) a customer lives in."""
-        return self.runtimes[self.route[customer_id]]
+        """The actor of one customer (read-only use)."""
+        return self.runtime.customer(customer_id)
 
     async def submit(self, item: ins.Input) -> Ack:
-        """Apply one input exactly once; a repeated id is acknowledged and ignored."""
+        """Apply one input exactly once, stamped with its arrival; returns once it is durable
+        (accepted, or a duplicate of an accepted one) or refused."""
         ack = Ack()
-        key = cause_of(item)
-        if key in self.seen:
-            self.duplicates += 1
-            ack.answer = ins.Answer(input_id=item.id, status="duplicate")
-            return ack
-        customer = getattr(item, "customer", None)
-        if isinstance(item, ins.CreateCustomer) or (customer is not None and customer not in self.route):
-            reason = ("creating customers live is not supported yet" if isinstance(item, ins.CreateCustomer)
-                      else f"unknown customer {customer!r}")
-            ack.answer = ins.Answer(input_id=item.id, status="refused", field="$.customer", reason=reason)
-            return ack
-        self.seen.add(key)
-        # Catalog changes reach every tree; customer inputs reach their own.
-        targets = (list(range(len(self.runtimes))) if isinstance(item, CATALOG_INPUTS)
-                   else [self.route[str(customer)]])
-        acks = [ack] + [Ack() for _ in targets[1:]]
-        for n, (i, a) in enumerate(zip(targets, acks, strict=True)):
-            await self._sends[i].send((item, a, n == 0))  # a catalog change is journaled once
-        for a in acks:
-            await a.event.wait()
-        refused = next((a.answer for a in acks if a.error), None)
-        if refused is not None:
-            ack.answer = refused
-            self.seen.discard(key)  # refused: the same id may come again, corrected
+        await self._send.send((item, ack))
+        await ack.event.wait()
         return ack
 
     async def close(self) -> None:
-        """No more inputs: tree tasks finish their backlog, the writer commits, serve returns."""
-        for s in self._sends:
-            await s.aclose()
+        """No more inputs: the sequencer finishes its backlog, fires the timers up to now,
+        the writer commits, and `serve` returns."""
+        await self._send.aclose()
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run the writer and one task per tree until `close`."""
+        """Run the sequencer and the writer until `close`."""
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._writer)
-            self._running = len(self.runtimes)
-            for rt, recv in zip(self.runtimes, self._recvs, strict=True):
-                nursery.start_soon(self._tree, rt, recv)
+            nursery.start_soon(self._sequencer)
             task_status.started()
 
-    async def _tree(self, rt: Runtime, recv: trio.MemoryReceiveChannel[tuple[ins.Input, Ack, bool]]) -> None:
+    # -- the sequencer ------------------------------------------------------------------------
+    async def _sequencer(self) -> None:
+        recv = self._recv
         try:
             async with recv:
                 while True:
-                    batch: list[tuple[ins.Input, Ack, bool]] = []
+                    batch: list[tuple[ins.Input, Ack]] = []
                     with trio.move_on_after(self.tick_s):
                         try:
                             batch.append(await recv.receive())
@@ -154,33 +201,71 @@ class LiveRunner:
                             batch.append(recv.receive_nowait())
                         except (trio.WouldBlock, trio.EndOfChannel):
                             break
-                    self._apply(rt, batch)
-                    await self._durable(self.book.last_posted)
-                    for _, ack, _ in batch:
+                    self._round(batch)
+                    await self._durable()
+                    for _, ack in batch:
                         ack.event.set()
-                    self.batches += 1
-            self._advance(rt)
-            await self._durable(self.book.last_posted)
+            # Closing: fire what the clock has passed, and at least past the last input, so
+            # every input the file journaled lies before its horizon (`advanced_us`).
+            self._advance(max(self.clock.now_us() - 1, self.last[0] + 1))
+            self.rounds += 1
+            await self._durable()
         finally:
-            self._running -= 1
+            self._done = True
             self._wake.set()
 
-    def _apply(self, rt: Runtime, batch: list[tuple[ins.Input, Ack, bool]]) -> None:
-        """Apply a batch in arrival order. Synchronous on purpose: no other task of this tree
-        can run in between, so every draw sees the balances the previous one left."""
-        for item, ack, journal in batch:
-            rt.advance_to(min(item.at_us, rt.horizon), item.phase)
-            ack.answer = rt.apply(item, journal=journal)
-        self._advance(rt)
+    def _round(self, batch: list[tuple[ins.Input, Ack]]) -> None:
+        """Stamp and apply a batch in arrival order, then fire the timers the clock passed.
+        Synchronous on purpose: nothing else runs in between, so every draw sees the balances
+        the previous one left, and the writer takes whole rounds."""
+        rt = self.runtime
+        for item, ack in batch:
+            stamped = self._stamp(item)
+            answer = rt.apply(stamped)
+            if answer.status == "accepted":
+                self.last = (stamped.at_us, int(stamped.phase))
+            elif answer.status == "duplicate":
+                self.duplicates += 1
+            ack.answer = answer
+        self._advance(self.clock.now_us() - 1)
+        self.rounds += 1
 
-    def _advance(self, rt: Runtime) -> None:
-        now = min(self.clock.now_us(), rt.horizon)
-        if now >= rt.now:
-            rt.advance_to(now)
+    def _stamp(self, item: ins.Input) -> ins.Input:
+        """The input at its arrival instant: the clock's reading, but never before the last
+        input or at an instant whose timers have all fired, and never at the last input's
+        instant when its phase comes earlier (a replay orders one instant by phase)."""
+        at = max(self.clock.now_us(), self.last[0], self.advanced + 1)
+        if at == self.last[0] and int(item.phase) < self.last[1]:
+            at += 1
+        return item if item.at_us == at else msgspec.structs.replace(item, at_us=at)
 
-    async def _durable(self, mark: int) -> None:
-        """Wait until every transaction up to `mark` is committed."""
-        while self.committed < mark:
+    def _advance(self, to_us: int) -> None:
+        """Fire every timer before an instant at or just after `to_us`, and record that instant
+        as the file's horizon, in the same SQLite transaction as what the timers posted.
+
+        A horizon `h` means: every timer before `h` has fired and none is set for `h` itself.
+        A simulation ending at `h` (the journal exported) then fires exactly these, since it
+        treats its end specially (no next period opens, nothing rolls over) and nothing lies
+        on it. Timers fired can set new ones, so `h` is checked after firing those before it,
+        and moved on by a microsecond while a timer sits on it. Nothing happens unless `to_us`
+        lies after the last input and the last horizon."""
+        if to_us <= self.last[0] or to_us <= self.advanced:
+            return
+        rt = self.runtime
+        at = to_us
+        rt.advance_to(at - 1)
+        while rt.router.due_at(at):
+            at += 1
+            rt.advance_to(at - 1)
+        rt.advance_to(at)
+        self.advanced = at
+        self.book.set_meta("advanced_us", str(at))
+
+    # -- the writer ---------------------------------------------------------------------------
+    async def _durable(self) -> None:
+        """Wait until everything queued up to the current round is committed."""
+        mark = self.rounds
+        while self.written_round < mark:
             self._wake.set()
             await self._committed.wait()
 
@@ -189,17 +274,14 @@ class LiveRunner:
         while True:
             await self._wake.wait()
             self._wake = trio.Event()
-            while book.pending or book.last_posted > self.committed:
-                mark = book.last_posted
+            while self.written_round < self.rounds:
+                mark = self.rounds
                 batch = book.take_batch()
-                await trio.to_thread.run_sync(book.write, batch)
-                self.committed = mark
+                if any(batch):  # a round that changed nothing commits nothing
+                    await trio.to_thread.run_sync(book.write, batch)
+                    book.written(batch)
+                self.written_round = mark
                 done, self._committed = self._committed, trio.Event()
                 done.set()
-            if self._running == 0:
+            if self._done:
                 return
-
-    async def finish(self) -> None:
-        """After `serve` returned: run every tree to the horizon (end of a replay) and commit."""
-        for rt in self.runtimes:
-            rt.finish()

@@ -82,6 +82,12 @@ class Router:
             assert receiver is not None
             receiver.handle(told, self.now)
 
+    def due_at(self, at_us: int) -> bool:
+        """Whether some timer is set for the instant `at_us` (any phase)."""
+        timeline = self.timeline
+        i = timeline.bisect_left((at_us,))
+        return i < len(timeline) and bool(timeline[i][0] == at_us)
+
     def next_due(self, bound: tuple[int, int]) -> tuple[int, int, int, str, Msg] | None:
         """Take the next timer due before `bound` (time, phase), if any."""
         head = self.head

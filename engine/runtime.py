@@ -104,7 +104,6 @@ class Runtime:
         self.provisioned: dict[str, str | None] = {}
         self.parent: dict[str, str | None] = {}
         self.pays: dict[str, str] = {}
-        self.seen: set[str] = set()
         self.accepted = 0
         self.duplicates = 0
         self.faults: list[Fault] = []
@@ -146,12 +145,12 @@ class Runtime:
         if at_us > router.now:
             router.now = min(at_us, self.horizon)
 
-    def apply(self, item: ins.Input, *, journal: bool = True) -> ins.Answer:
-        """Validate, deduplicate and deliver one input; say what became of it. `journal`:
-        False only where the same catalog change is applied to several runtimes sharing one
-        ledger (the live runner's trees) and another of them journals it."""
+    def apply(self, item: ins.Input, *, replay: bool = False) -> ins.Answer:
+        """Validate, deduplicate and deliver one input; say what became of it. `replay`: the
+        input comes from this ledger's own journal (a restart): it is neither looked up nor
+        journaled again."""
         key = cause_of(item)
-        if key in self.seen:
+        if not replay and self.book.journaled(key):
             self.duplicates += 1
             return ins.Answer(input_id=item.id, status="duplicate")
         try:
@@ -174,11 +173,10 @@ class Runtime:
             return ins.Answer(input_id=item.id, status="refused", field=exc.field, reason=exc.reason)
         except CommandError as exc:
             return ins.Answer(input_id=item.id, status="refused", field="$", reason=str(exc))
-        self.seen.add(key)
         self.accepted += 1
         # Journaled with the postings it caused (same batch, same SQLite transaction); where
         # the input came from is not part of it, so a replay from any source is the same.
-        if journal:
+        if not replay:
             body = _ENCODE(msgspec.structs.replace(item, source="") if item.source else item)
             self.book.journal(key, item.at_us, type(item).__name__, body.decode())
         if self.autoflush and self.book.pending >= FLUSH_EVERY:
@@ -225,6 +223,9 @@ class Runtime:
             raise InputError(item.id, "$.customer", f"customer {cid!r} exists already")
         if item.parent is not None and item.parent not in self.customers:
             raise InputError(item.id, "$.parent", f"unknown customer {item.parent!r}")
+        if item.start_us < item.at_us:
+            raise InputError(item.id, "$.start", f"{format_at(item.start_us)} is before the customer is created "
+                                                 f"({format_at(item.at_us)})")
         if item.package is not None:
             if item.package not in self.versions:
                 raise InputError(item.id, "$.package", f"unknown package {item.package!r}")

@@ -11,6 +11,7 @@ import msgspec
 import sqlite_utils
 
 from meterbook.ledger.errors import LedgerError, require
+from meterbook.ledger.replay import check_no_more, compare_stored
 from meterbook.ledger.rows import AccountRow, UnitRow, typed
 from meterbook.ledger.schema import schema_sql, table_problems, trigger_problems
 
@@ -90,6 +91,11 @@ class Book:
         self._postings: list[PostingRow] = []
         self._inputs: list[InputRow] = []
         self._meta: dict[str, str] = {}
+        # Journal keys queued or being written: the only ids dedupe keeps in memory; once a
+        # batch is committed, its ids are found through the journal's unique index.
+        self._unwritten: set[str] = set()
+        self._all_ids = False
+        self.replaying = False
         try:
             self.db = sqlite_utils.Database(conn)
             self._prepare(durable)
@@ -129,6 +135,10 @@ class Book:
         self.account_units: dict[int, str] = {a.id: a.unit for a in self.accounts.values()}
         self.next_account = 1 + max((a.id for a in self.accounts.values()), default=0)
         self.next_txn = 1 + self._one_int("SELECT COALESCE(MAX(id), 0) AS value FROM transactions", (), "opening")
+        # A bulk run (a simulation) on a file with no journal yet sees every id it will ever
+        # hold: it keeps them all (bounded by the scenario) rather than asking the index per
+        # input, which costs ~7 us a lookup (measured in docs/performance.md).
+        self._all_ids = self.bulk and self._one_int("SELECT COUNT(*) AS value FROM inputs", (), "opening") == 0
 
     # -- units and accounts -------------------------------------------------------------
     def unit(self, unit: str, scale: int, decimals: int) -> None:
@@ -221,6 +231,44 @@ class Book:
     def journal(self, input_id: str, arrival_us: int, kind: str, body: str) -> None:
         """Queue one accepted input for the journal, written with the postings queued beside it."""
         self._inputs.append((input_id, arrival_us, kind, body))
+        self._unwritten.add(input_id)
+
+    def journaled(self, input_id: str) -> bool:
+        """Whether an input of this id was accepted before: queued, being written, or in the
+        journal (its unique index answers; no set of every id ever seen is kept)."""
+        if input_id in self._unwritten:
+            return True
+        if self._all_ids:
+            return False
+        try:
+            return self.conn.execute("SELECT 1 FROM inputs WHERE input_id = ?", (input_id,)).fetchone() is not None
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {self.path}: looking up input {input_id} failed: {exc}") from exc
+
+    def journaled_any(self) -> bool:
+        """Whether the journal holds any input."""
+        return self._one_int("SELECT EXISTS (SELECT 1 FROM inputs) AS value", (), "reading the journal") == 1
+
+    def written(self, batch: Batch) -> None:
+        """A batch taken with `take_batch` is committed: its input ids are now in the journal."""
+        if not self._all_ids:
+            self._unwritten.difference_update(row[0] for row in batch.inputs)
+
+    # -- restart by replay ------------------------------------------------------------------
+    def start_replay(self) -> None:
+        """From now on until `end_replay`, batches are compared with the stored ledger instead
+        of written (ledger/replay.py): the engine recomputes the file from its journal,
+        transaction ids from 1, and a single difference refuses the restart."""
+        require(not self.pending and not self._inputs, "replay must start on an empty queue")
+        self.replaying = True
+        self.next_txn = 1
+
+    def end_replay(self) -> None:
+        """The journal is replayed: compare the rest, check nothing more is stored, and write
+        from here on."""
+        self.flush()
+        check_no_more(self)
+        self.replaying = False
 
     # -- run settings (the `meta` table) ------------------------------------------------
     def set_meta(self, key: str, value: str) -> None:
@@ -260,7 +308,11 @@ class Book:
 
     def write(self, batch: Batch) -> None:
         """One SQLite transaction: open the transactions, add their postings, seal them. On
-        any SQLite failure the whole batch is rolled back and a LedgerError names it."""
+        any SQLite failure the whole batch is rolled back and a LedgerError names it.
+        Replaying (a restart), nothing is written: the batch is compared with what is stored."""
+        if self.replaying:
+            compare_stored(self, batch)
+            return
         units, accounts, txns, postings, inputs, meta = batch
         try:
             self._insert(units, accounts, txns, postings, inputs, meta)
@@ -342,7 +394,9 @@ class Book:
     def flush(self) -> None:
         """Write everything queued in one SQLite transaction (group commit)."""
         if self._txns or self._new_accounts or self._new_units or self._inputs or self._meta:
-            self.write(self.take_batch())
+            batch = self.take_batch()
+            self.write(batch)
+            self.written(batch)
 
     # -- reading ------------------------------------------------------------------------
     def _one_int(self, sql: str, params: Sequence[object], what: str) -> int:

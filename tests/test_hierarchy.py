@@ -3,18 +3,20 @@ concurrent live ingest that never overdraws a parent's commit."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 import trio
 
 from meterbook.engine.clock import ManualClock
-from meterbook.engine.from_scenario import entry_input
+from meterbook.engine.from_scenario import build_catalog, entry_input
 from meterbook.engine.live import LiveRunner
 from meterbook.engine.results import Results
-from meterbook.ledger import Book, verify_file, violations
+from meterbook.ledger import Book, export_lines, verify_file, violations
 from meterbook.scenarios import format as fmt
 from meterbook.scenarios import load_text, parse_at
+from tests.live_support import feed, live_inputs, simulate_journal
 
 HEAD = """
 meterbook: 1
@@ -131,34 +133,39 @@ async def test_sixteen_children_ingest_concurrently_without_overdraw(tmp_path: P
     book = Book(tmp_path / "live.sqlite", durable=True)
     at = parse_at("2026-01-10T12:00:00Z")
     clock = ManualClock(scenario.start)
-    runner = LiveRunner(scenario, book, clock, max_batch=64, tick_s=0.01)
-    clock.set(at)
+    runner = LiveRunner(book, clock, grace_seconds=0, max_batch=64, tick_s=0.01)
+    catalog = build_catalog(scenario)
 
     async def child(i: int) -> None:
         for n in range(100):
             entry = fmt.Entry(at=at, usage=fmt.UsageEvent(id=f"k{i}-{n}", customer=f"k{i}", event_type="job",
                                                           properties={"hours": 1}))
-            ack = await runner.submit(entry_input(runner.runtimes[0].catalog, entry, None, "$"))
+            ack = await runner.submit(entry_input(catalog, entry, None, "$"))
             assert ack.accepted and ack.error is None
             await trio.sleep(0)
 
     async with trio.open_nursery() as nursery:
         await nursery.start(runner.serve)
+        setup = await feed(runner, clock, live_inputs(scenario))
+        assert [a.error for a in setup if a.error] == []
+        clock.set(at)
         async with trio.open_nursery() as producers:
             for i in range(16):
                 producers.start_soon(child, i)
+        clock.set(scenario.end + 1)
         await runner.close()
-    await runner.finish()
-    pool = Results(runner.runtime_of("root")).grant("root", "pool")
+    pool = Results(runner.runtime).grant("root", "pool")
     assert pool.remaining == 0
     assert sum(pool.draws.values()) == 1000_00000000
     kids_total = sum(runner.customer(f"k{i}").invoices[0].rounded_total(8, 2) for i in range(16))
     assert kids_total == 600_00000000
-    assert runner.batches > 1
+    assert runner.rounds > 2
     book.flush()
     assert violations(book.conn) == []
     book.close()
     assert verify_file(tmp_path / "live.sqlite") == []
+    assert export_lines(sqlite3.connect(tmp_path / "live.sqlite")) == simulate_journal(
+        tmp_path / "live.sqlite", tmp_path / "sim.sqlite")
 
 
 def test_rollup_report_draws_per_period(run_text) -> None:

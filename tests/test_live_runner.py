@@ -1,158 +1,231 @@
-"""One logic, two clocks: the live runner fed the same inputs writes the same ledger."""
+"""One logic, two clocks: a live ledger that starts empty and learns everything from inputs
+writes the ledger a simulation of the same inputs writes; it stamps arrivals, dedupes
+through the journal (across restarts too), and restarts by replaying its journal."""
 
 from __future__ import annotations
 
+import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import trio
 
+from meterbook.actors.catalog import Metric, Product, Unit, make_price
+from meterbook.engine import inputs as ins
 from meterbook.engine.clock import ManualClock
-from meterbook.engine.from_scenario import entry_input
 from meterbook.engine.live import LiveRunner
 from meterbook.engine.results import Results
 from meterbook.engine.simulate import run_scenario
+from meterbook.errors import LedgerError, ReplayMismatch
 from meterbook.ledger import Book, export_lines, verify_file
-from meterbook.scenarios import load
+from meterbook.scenarios import Scenario, load, parse_at
 from tests.conftest import EXAMPLES
+from tests.live_support import feed, journal_of, live_inputs, run_live, simulate_journal
+
+DAY = 86_400_000_000
+USD = Unit(id="USD", decimals=2, is_currency=True)
 
 
-async def replay_live(path: Path, ledger: Path) -> bytes:
-    scenario = load(path)
-    book = Book(ledger, durable=True)
-    clock = ManualClock(scenario.start)
-    runner = LiveRunner(scenario, book, clock, tick_s=0.01)
-    entries = sorted(enumerate(scenario.timeline), key=lambda ie: ie[1].at)
-    acks = []
-    async with trio.open_nursery() as nursery:
-        await nursery.start(runner.serve)
-        for i, entry in entries:
-            clock.set(entry.at)  # time injected from the events
-            acks.append(await runner.submit(entry_input(runner.runtimes[0].catalog, entry, i, f"$.timeline[{i}]")))
-        await runner.close()
-    await runner.finish()
-    assert [a.error for a in acks if a.error] == []
-    out = export_lines(book.conn)
-    book.close()
+def sim_export(scenario: Scenario, end: int, path: Path) -> bytes:
+    """The simulation of a scenario run to `end` (a live file's horizon)."""
+    import msgspec
+
+    results = run_scenario(msgspec.structs.replace(scenario, end=end), str(path), "t.yaml", EXAMPLES)
+    out = export_lines(results.book.conn)
+    results.book.close()
     return out
 
 
-async def test_live_export_equals_simulation(tmp_path: Path) -> None:
-    path = EXAMPLES / "usage-and-commits.yaml"
-    live = await replay_live(path, tmp_path / "live.sqlite")
-    sim = run_scenario(load(path), str(tmp_path / "sim.sqlite"), path.name)
-    expected = export_lines(sim.book.conn)
-    sim.book.close()
-    assert live == expected
+def stored(path: Path, sql: str) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(path)
+    rows = [tuple(r) for r in conn.execute(sql)]
+    conn.close()
+    return rows
+
+
+@pytest.mark.parametrize("name", ["usage-and-commits.yaml", "pooled-seat-credits.yaml", "account-hierarchy.yaml",
+                                  "packages.yaml"])
+async def test_a_live_ledger_built_from_inputs_alone_equals_the_simulation(tmp_path: Path, name: str) -> None:
+    scenario = load(EXAMPLES / name)
+    items = live_inputs(scenario, EXAMPLES)
+    acks = await run_live(tmp_path / "live.sqlite", items, scenario.start, scenario.end)
+    assert [a.error for a in acks if a.error] == []
+    horizon = int(stored(tmp_path / "live.sqlite", "SELECT value FROM meta WHERE key = 'advanced_us'")[0][0])
+    assert scenario.end <= horizon < scenario.end + 10  # closing: just past the period closes at the end
+    live = export_lines(sqlite3.connect(tmp_path / "live.sqlite"))
+    assert live == sim_export(scenario, horizon, tmp_path / "sim.sqlite")
+    assert live == simulate_journal(tmp_path / "live.sqlite", tmp_path / "journal.sqlite")
     assert verify_file(tmp_path / "live.sqlite") == []
 
 
-async def test_live_duplicate_is_acknowledged_and_ignored(tmp_path: Path) -> None:
-    path = EXAMPLES / "usage-and-commits.yaml"
-    scenario = load(path)
-    book = Book(tmp_path / "l.sqlite")
-    runner = LiveRunner(scenario, book, ManualClock(scenario.start), tick_s=0.01)
-    entry = scenario.timeline[1]
+def catalog(at: int) -> list[ins.Input]:
+    job = Product(id="c", name="c", kind="usage", metric=Metric("job", "sum", "h", ()))
+    return [
+        ins.CreateProduct(id="p-c", at_us=at, product=job),
+        ins.CreateRateCard(id="rc", at_us=at, rate_card="r",
+                           rates=(ins.RateTerms("c", -(2**62), make_price(USD, Decimal("1.00"), None)),)),
+    ]
+
+
+def customer(cid: str, at: int, parent: str | None = None) -> ins.CreateCustomer:
+    from meterbook.actors.catalog import ContractTerms
+
+    return ins.CreateCustomer(id=cid, at_us=at, customer=cid, name=cid, start_us=at, parent=parent,
+                              terms=ContractTerms(rate_card="r", overrides=(), subscriptions=(), grants=(),
+                                                  recurring=(), on_exhausted="bill"))
+
+
+def usage(uid: str, cid: str, at: int, h: int = 10) -> ins.RecordUsage:
+    return ins.RecordUsage(id=uid, at_us=at, customer=cid, event_type="job", properties={"h": h})
+
+
+async def test_inputs_are_stamped_with_their_arrival_in_one_order(tmp_path: Path) -> None:
+    start = parse_at("2026-01-01")
+    clock = ManualClock(start)
+    book = Book(tmp_path / "l.sqlite", durable=True)
+    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01)
     async with trio.open_nursery() as nursery:
         await nursery.start(runner.serve)
-        first = await runner.submit(entry_input(runner.runtimes[0].catalog, entry, 1, "$.timeline[1]"))
-        second = await runner.submit(entry_input(runner.runtimes[0].catalog, entry, 1, "$.timeline[1]"))
+        await feed(runner, clock, [*catalog(start), customer("a", start)])
+        # The caller's at_us is ignored: the arrival instant is the clock's.
+        first = await runner.submit(usage("u1", "a", at=0))
+        # A catalog change arriving after usage at the same microsecond is stamped one later,
+        # so the journal, ordered by (instant, phase), replays in arrival order.
+        rate = ins.UpdateRate(id="r2", at_us=0, rate_card="r", product="c", price=make_price(USD, Decimal("2"), None))
+        second = await runner.submit(rate)
+        third = await runner.submit(usage("u2", "a", at=0))
         await runner.close()
-    assert (first.accepted, first.duplicate) == (True, False)
-    assert (second.accepted, second.duplicate) == (False, True)
-    assert runner.duplicates == 1
+    assert (first.accepted, second.accepted, third.accepted) == (True, True, True)
+    rows = stored(tmp_path / "l.sqlite", "SELECT input_id, arrival_us FROM inputs ORDER BY seq")
+    assert rows[-3:] == [("usage:u1", start), ("command:r2", start + 1), ("usage:u2", start + 1)]
+    # u1 at 1.00, u2 at 2.00 (the rate applies from its own instant on): 10 + 20.
+    assert runner.customer("a").invoices[0].lines[0].units == 30_00000000
     book.close()
 
 
-async def test_independent_trees_run_concurrently_and_catalog_changes_reach_all(tmp_path: Path) -> None:
-    from meterbook.engine.trees import account_trees
-    from meterbook.scenarios import format as fmt
-    from meterbook.scenarios import load_text, parse_at
-
-    text = """
-meterbook: 1
-start: 2026-01-01
-end: 2026-02-01
-products: [{id: c, type: usage, metric: {event_type: job, aggregation: sum, property: h}}]
-rate_cards: [{id: r, rates: [{product: c, price: "1.00"}]}]
-customers:
-""" + "".join(f"""  - id: t{i}
-    contract:
-      rate_card: r
-      commits: [{{id: k, type: prepaid, amount: "500.00", invoice: [{{amount: "500.00"}}]}}]
-""" for i in range(4))
-    scenario = load_text(text, "trees.yaml")
-    assert len(account_trees(scenario)) == 4
-    book = Book(tmp_path / "trees.sqlite", durable=True)
-    clock = ManualClock(parse_at("2026-01-10"))
-    runner = LiveRunner(scenario, book, clock, max_batch=32, tick_s=0.01)
-    at, later = parse_at("2026-01-10"), parse_at("2026-01-20")
-
-    async def produce(tree: int, half: int, when: int, tag: str) -> None:
-        for n in range(25):
-            entry = fmt.Entry(at=when, usage=fmt.UsageEvent(id=f"{tag}{tree}-{half}-{n}", customer=f"t{tree}",
-                                                            event_type="job", properties={"h": 10}))
-            ack = await runner.submit(entry_input(runner.runtimes[0].catalog, entry, None, "$"))
-            assert ack.accepted, ack.error
-
-    async def wave(when: int, tag: str) -> None:
-        async with trio.open_nursery() as producers:
-            for tree in range(4):
-                for half in range(2):
-                    producers.start_soon(produce, tree, half, when, tag)
-
+async def test_customers_and_trees_are_created_and_joined_at_run_time(tmp_path: Path) -> None:
+    start = parse_at("2026-01-01")
+    clock = ManualClock(start)
+    book = Book(tmp_path / "t.sqlite", durable=True)
+    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01)
     async with trio.open_nursery() as nursery:
         await nursery.start(runner.serve)
-        await wave(at, "a")
-        clock.set(parse_at("2026-01-15"))
-        change = fmt.Entry(at=parse_at("2026-01-15"),
-                           update_rate=fmt.UpdateRate(rate_card="r", product="c", price=scenarios_amount("2.00")))
-        ack = await runner.submit(entry_input(runner.runtimes[0].catalog, change, 0, "$.rate"))
-        assert ack.accepted, ack.error
-        clock.set(later)
-        await wave(later, "b")
-        late = fmt.Entry(at=at, usage=fmt.UsageEvent(id="late", customer="t0", event_type="job", properties={"h": 1}))
-        refused = await runner.submit(entry_input(runner.runtimes[0].catalog, late, None, "$.late"))
-        assert refused.error == ("input late: $.at: 2026-01-10T00:00:00Z is late: this engine is at "
-                                 "2026-01-20T00:00:00Z (inputs arrive in time order)")
+        acks = await feed(runner, clock, [*catalog(start), customer("a", start), customer("b", start + DAY),
+                                          usage("u1", "b", start + 2 * DAY)])
+        clock.set(start + 3 * DAY)
+        move = await runner.submit(ins.SetParent(id="m1", at_us=0, customer="b", parent="a", payer="parent"))
+        after = await runner.submit(usage("u2", "b", 0, h=5))
+        early = await runner.submit(customer("c", start, parent="b"))
+        child = await runner.submit(customer("c", start + 3 * DAY + 1, parent="b"))
+        unknown = await runner.submit(usage("u3", "nobody", 0))
         await runner.close()
-    await runner.finish()
-    for tree in range(4):
-        actor = runner.customer(f"t{tree}")
-        assert Results(runner.runtime_of(f"t{tree}")).grant(f"t{tree}", "k").remaining == 0
-        # 50 events at 1.00 x 10 h = 500.00 drew the commit; 50 later ones at 2.00 = 1,000.00.
-        assert actor.invoices[0].rounded_total(8, 2) == (500 + 1000) * 10**8
+    assert [a.error for a in acks] == [None] * 5
+    assert (move.accepted, after.accepted, child.accepted) == (True, True, True)
+    assert unknown.error == "input u3: $.customer: unknown customer 'nobody'"
+    assert early.error == ("input c: $.start: 2026-01-01T00:00:00Z is before the customer is created "
+                           "(2026-01-04T00:00:00.000001Z)")
+    rt = runner.runtime
+    assert (rt.parent["b"], rt.parent["c"], rt.pays["b"]) == ("a", "b", "parent")
+    # b's usage before the move stays its own; after it, a's roll-up sees it (b pays via a).
+    results = Results(rt)
+    assert results.rollup_usage("a", start) == 5_00000000
+    assert runner.customer("a").invoices[0].lines[0].units == 5_00000000
     book.close()
-    assert verify_file(tmp_path / "trees.sqlite") == []
+    assert verify_file(tmp_path / "t.sqlite") == []
 
 
-def scenarios_amount(text: str):
-    from meterbook.scenarios.types import Amount
-
-    return Amount(text)
-
-
-async def test_live_set_parent_across_trees_is_refused(tmp_path: Path) -> None:
-    from meterbook.scenarios import format as fmt
-    from meterbook.scenarios import load_text, parse_at
-
-    text = """
-meterbook: 1
-start: 2026-01-01
-end: 2026-02-01
-products: [{id: c, type: usage, metric: {event_type: job, aggregation: count}}]
-rate_cards: [{id: r, rates: [{product: c, price: "1.00"}]}]
-customers: [{id: a, contract: {rate_card: r}}, {id: b, contract: {rate_card: r}}]
-"""
-    scenario = load_text(text, "t.yaml")
-    book = Book(tmp_path / "t.sqlite")
-    runner = LiveRunner(scenario, book, ManualClock(parse_at("2026-01-05")), tick_s=0.01)
-    move = fmt.Entry(at=parse_at("2026-01-05"), set_parent=fmt.SetParent(customer="b", parent="a"))
+async def test_duplicates_are_found_through_the_journal_also_after_a_restart(tmp_path: Path) -> None:
+    start = parse_at("2026-01-01")
+    path = tmp_path / "d.sqlite"
+    clock = ManualClock(start)
+    book = Book(path, durable=True)
+    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01)
     async with trio.open_nursery() as nursery:
         await nursery.start(runner.serve)
-        before = book.last_posted
-        ack = await runner.submit(entry_input(runner.runtimes[0].catalog, move, 0, "$.move"))
+        await feed(runner, clock, [*catalog(start), customer("a", start)])
+        clock.set(start + DAY)
+        first = await runner.submit(usage("u1", "a", 0))
+        again = await runner.submit(usage("u1", "a", 0, h=99))  # same id, other body: still a duplicate
+        bad = await runner.submit(usage("u2", "a", 0, h=-1))
         await runner.close()
-    assert ack.error == "input timeline-0: $.parent: unknown customer 'a'"
-    assert runner.runtime_of("b").parent["b"] is None
-    assert book.last_posted == before
     book.close()
+    assert (first.accepted, again.duplicate, runner.duplicates) == (True, True, 1)
+    assert bad.error is not None and bad.error.startswith("input u2: $")
+    before = path.read_bytes()
+
+    clock.set(start + 2 * DAY)
+    book = Book(path, durable=True)
+    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01)
+    assert runner.replayed == 4  # product, rate card, customer, u1
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        repeat = await runner.submit(usage("u1", "a", 0))
+        fixed = await runner.submit(usage("u2", "a", 0, h=1))  # the refused id, corrected
+        await runner.close()
+    book.close()
+    assert (repeat.duplicate, fixed.accepted) == (True, True)
+    assert len(before) > 0
+    assert [i.id for i in journal_of(path)][-2:] == ["u1", "u2"]
+    assert runner.customer("a").invoices[0].lines[0].units == 11_00000000
+    assert export_lines(sqlite3.connect(path)) == simulate_journal(path, tmp_path / "sim.sqlite")
+
+
+async def test_a_restart_rebuilds_every_actor(tmp_path: Path) -> None:
+    scenario = load(EXAMPLES / "pooled-seat-credits.yaml")
+    items = live_inputs(scenario, EXAMPLES)
+    half = len(items) // 2
+    path = tmp_path / "r.sqlite"
+    clock = ManualClock(scenario.start)
+    book = Book(path, durable=True)
+    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        await feed(runner, clock, items[:half])
+        await runner.close()
+    book.close()
+    book = Book(path, durable=True)
+    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01)
+    assert runner.replayed == half
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        acks = await feed(runner, clock, items[half:])
+        clock.set(scenario.end + 1)
+        await runner.close()
+    book.close()
+    assert [a.error for a in acks if a.error] == []
+    horizon = int(stored(path, "SELECT value FROM meta WHERE key = 'advanced_us'")[0][0])
+    # Stopped and restarted halfway, the ledger is the one an uninterrupted run writes.
+    assert export_lines(sqlite3.connect(path)) == simulate_journal(path, tmp_path / "sim.sqlite")
+    uninterrupted = await run_live(tmp_path / "u.sqlite", items, scenario.start, scenario.end)
+    assert [a.error for a in uninterrupted if a.error] == []
+    horizon_u = int(stored(tmp_path / "u.sqlite", "SELECT value FROM meta WHERE key = 'advanced_us'")[0][0])
+    assert horizon == horizon_u
+    assert export_lines(sqlite3.connect(path)) == export_lines(sqlite3.connect(tmp_path / "u.sqlite"))
+
+
+async def test_a_tampered_posting_refuses_the_restart_naming_it(tmp_path: Path) -> None:
+    scenario = load(EXAMPLES / "usage-and-commits.yaml")
+    path = tmp_path / "x.sqlite"
+    await run_live(path, live_inputs(scenario, EXAMPLES), scenario.start, scenario.end)
+    conn = sqlite3.connect(path)
+    txn, posting, amount = conn.execute(
+        "SELECT transaction_id, id, amount FROM postings ORDER BY id LIMIT 1 OFFSET 7").fetchone()
+    conn.execute("DROP TRIGGER postings_no_update")
+    conn.execute("UPDATE postings SET amount = ? WHERE id = ?", (amount + 1, posting))
+    conn.commit()
+    conn.close()
+    with pytest.raises(ReplayMismatch) as info:
+        LiveRunner(Book(path), ManualClock(scenario.end), grace_seconds=0)
+    assert info.value.transaction == txn
+    assert f"transaction {txn} (" in str(info.value)
+    assert f"{amount + 1} " in str(info.value) and "stored, but the journal computes" in str(info.value)
+
+
+async def test_a_file_of_other_settings_is_refused(tmp_path: Path) -> None:
+    clock = ManualClock(parse_at("2026-01-01"))
+    book = Book(tmp_path / "s.sqlite", durable=True)
+    LiveRunner(book, clock, grace_seconds=0)
+    book.close()
+    with pytest.raises(LedgerError, match="created with currency USD and grace 0 s, not EUR and 0 s"):
+        LiveRunner(Book(tmp_path / "s.sqlite"), clock, currency="EUR", grace_seconds=0)

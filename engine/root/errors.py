@@ -4,6 +4,7 @@
     ├── ScenarioError   a scenario file that cannot run: file, field path, reason
     ├── InputError      one input refused (live or from a file): input id, field, reason
     ├── LedgerError     a ledger invariant broken or a SQLite failure, with what was being posted
+    │   └── ReplayMismatch  a stored ledger differs from what its journal computes (restart refused)
     └── InvariantError  a broken internal invariant: a bug, never bad input
 
 The CLI maps them to exit codes: ScenarioError and InputError 2 (bad input), a failed
@@ -44,6 +45,16 @@ class LedgerError(MeterbookError):
     def __init__(self, message: str, cause: str | None = None) -> None:
         self.cause = cause
         super().__init__(message if cause is None else f"{message} (while posting {cause})")
+
+
+class ReplayMismatch(LedgerError):
+    """Restarting, the journal replayed through the engine computes a ledger other than the
+    stored one: the file was altered, or the code changed what it computes. `transaction`
+    is the id of the first differing transaction (None when the difference is elsewhere)."""
+
+    def __init__(self, message: str, transaction: int | None = None) -> None:
+        self.transaction = transaction
+        super().__init__(message)
 
 
 class InvariantError(MeterbookError):

@@ -1,0 +1,89 @@
+"""Helpers for live-runner tests: a scenario as the inputs a live ledger would receive (its
+declared catalog and customers as create commands), fed on a manual clock, and an
+independent simulation of a live file's journal to compare against."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+import msgspec
+import trio
+
+from meterbook.actors.catalog import Catalog, Unit
+from meterbook.engine import inputs as ins
+from meterbook.engine.clock import ManualClock
+from meterbook.engine.from_scenario import build_catalog, rates_of, scenario_inputs, terms_of, unit_of
+from meterbook.engine.from_scenario import product_of as product_in
+from meterbook.engine.live import Ack, LiveRunner
+from meterbook.engine.runtime import Runtime
+from meterbook.ledger import Book, export_lines
+from meterbook.scenarios import Scenario
+
+
+def live_inputs(s: Scenario, base: Path = Path(".")) -> list[ins.Input]:
+    """Everything a live ledger would be sent to become this scenario: the declared catalog
+    as create commands at the start, then the scenario's own inputs in apply order."""
+    conv = build_catalog(s, with_created=True)
+    at = s.start
+    out: list[ins.Input] = [ins.CreateCreditType(id=f"credit_type:{ct.id}", at_us=at, unit=unit_of(ct))
+                            for ct in s.credit_types]
+    out += [ins.CreateProduct(id=f"product:{p.id}", at_us=at, product=product_in(p)) for p in s.products]
+    out += [ins.CreateRateCard(id=f"rate_card:{c.id}", at_us=at, rate_card=c.id, rates=rates_of(conv, c))
+            for c in s.rate_cards]
+    out += [ins.CreatePackage(id=f"package:{p.id}", at_us=at, package=p.id, terms=terms_of(conv, p))
+            for p in s.packages]
+    out += list(scenario_inputs(conv, s, "t.yaml", base))
+    return out
+
+
+async def feed(runner: LiveRunner, clock: ManualClock, items: Iterable[ins.Input]) -> list[Ack]:
+    """Submit inputs one by one, the clock set to each one's instant (never backwards)."""
+    acks = []
+    for item in items:
+        clock.set(max(clock.now_us(), item.at_us))
+        acks.append(await runner.submit(item))
+    return acks
+
+
+async def run_live(path: Path, items: list[ins.Input], start: int, end: int, **options: float) -> list[Ack]:
+    """A live runner on a new file at `path`, fed `items`, closed with the clock at `end`."""
+    clock = ManualClock(start)
+    book = Book(path, durable=True)
+    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=options.get("tick_s", 0.01))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        acks = await feed(runner, clock, items)
+        clock.set(max(clock.now_us(), end + 1))
+        await runner.close()
+    book.close()
+    return acks
+
+
+def journal_of(path: Path) -> list[ins.Input]:
+    """The inputs of a ledger's journal, in order."""
+    conn = sqlite3.connect(path)
+    bodies = [str(row[0]) for row in conn.execute("SELECT body FROM inputs ORDER BY seq")]
+    conn.close()
+    return [msgspec.json.decode(body, type=ins.AnyInput) for body in bodies]  # type: ignore[arg-type]
+
+
+def simulate_journal(live_path: Path, out_path: Path, currency: str = "USD") -> bytes:
+    """An independent simulation of a live file's journal, ending at its horizon (what the
+    journal exported as a scenario runs): the ledger export it computes."""
+    conn = sqlite3.connect(live_path)
+    settings = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    conn.close()
+    unit = Unit(id=currency, decimals=2, is_currency=True)
+    book = Book(out_path)
+    rt = Runtime(Catalog(unit, {currency: unit}, {}), {}, book, start=int(settings["start_us"]),
+                 horizon=int(settings["advanced_us"]))
+    for item in journal_of(live_path):
+        rt.advance_to(item.at_us, item.phase)
+        answer = rt.apply(item)
+        assert answer.status == "accepted", answer
+    rt.finish()
+    out = export_lines(book.conn)
+    book.close()
+    return out
