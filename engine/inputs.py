@@ -27,11 +27,12 @@ class Input(msgspec.Struct, frozen=True, gc=False, kw_only=True, omit_defaults=T
 
 
 class CreateCustomer(Input, frozen=True, kw_only=True):
-    """A customer and its contract (or the package it is provisioned from) from `start_us`."""
+    """A customer and its contract (or the package it is provisioned from) from `start_us`
+    (None: from the input's own instant, which live is its arrival)."""
 
     customer: str
     name: str
-    start_us: int
+    start_us: int | None = None
     package: str | None = None
     terms: ContractTerms | None = None
     seats: tuple[str, ...] = ()

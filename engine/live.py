@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections import deque
 from collections.abc import Iterator
 
 import msgspec
@@ -28,11 +29,12 @@ from meterbook.actors.catalog import FOREVER, Catalog, Unit
 from meterbook.actors.messages import Phase
 from meterbook.engine import inputs as ins
 from meterbook.engine.clock import Clock
-from meterbook.engine.runtime import Runtime, quiet_gc
+from meterbook.engine.runtime import Runtime, cause_of, quiet_gc
 from meterbook.errors import LedgerError, ReplayMismatch
 from meterbook.ledger import Book
 
-LIVE_GRACE_SECONDS = 3600  # SCENARIOS.md "Live time": the live default
+LIVE_GRACE_SECONDS = 3600
+_AHEAD = 2  # rounds the sequencer may apply beyond the last commit (memory stays bounded)  # SCENARIOS.md "Live time": the live default
 _DECODE = msgspec.json.Decoder(ins.AnyInput).decode
 
 
@@ -119,13 +121,16 @@ class LiveRunner:
         self.last = (self.settings.start_us, int(Phase.CATALOG))
         self.advanced = self.settings.start_us - 1
         self.replayed = self._restart()
-        self._send, self._recv = trio.open_memory_channel[tuple[ins.Input, Ack]](inbox)
+        # One message per submit (a producer's batch goes as one); `inbox` of them may wait.
+        self._send, self._recv = trio.open_memory_channel[list[tuple[ins.Input, Ack]]](inbox)
         self.duplicates = 0
         self.rounds = 0
         self.written_round = 0
         self._wake = trio.Event()
         self._committed = trio.Event()
+        self._unacked: deque[tuple[int, list[Ack]]] = deque()
         self._done = False
+        self._failed = False
 
     # -- restart ------------------------------------------------------------------------------
     def _restart(self) -> int:
@@ -168,9 +173,18 @@ class LiveRunner:
         """Apply one input exactly once, stamped with its arrival; returns once it is durable
         (accepted, or a duplicate of an accepted one) or refused."""
         ack = Ack()
-        await self._send.send((item, ack))
+        await self._send.send([(item, ack)])
         await ack.event.wait()
         return ack
+
+    async def submit_many(self, items: list[ins.Input]) -> list[Ack]:
+        """Submit several inputs in order (a producer's batch, one channel hop); returns once
+        all are answered. They share a round, and so a commit, unless the round is full."""
+        acks = [Ack() for _ in items]
+        await self._send.send(list(zip(items, acks, strict=True)))
+        for ack in acks:
+            await ack.event.wait()
+        return acks
 
     async def close(self) -> None:
         """No more inputs: the sequencer finishes its backlog, fires the timers up to now,
@@ -193,23 +207,31 @@ class LiveRunner:
                     batch: list[tuple[ins.Input, Ack]] = []
                     with trio.move_on_after(self.tick_s):
                         try:
-                            batch.append(await recv.receive())
+                            batch += await recv.receive()
                         except trio.EndOfChannel:
                             break
                     while len(batch) < self.max_batch:
                         try:
-                            batch.append(recv.receive_nowait())
+                            batch += recv.receive_nowait()
                         except (trio.WouldBlock, trio.EndOfChannel):
                             break
                     self._round(batch)
-                    await self._durable()
-                    for _, ack in batch:
-                        ack.event.set()
+                    # Answered once the writer has committed this round; meanwhile the next
+                    # round is applied (pipelined), but never more than two rounds ahead.
+                    self._unacked.append((self.rounds, [ack for _, ack in batch]))
+                    self._wake.set()
+                    if self.rounds - self.written_round > _AHEAD:
+                        await self._durable(self.rounds - _AHEAD)
             # Closing: fire what the clock has passed, and at least past the last input, so
             # every input the file journaled lies before its horizon (`advanced_us`).
             self._advance(max(self.clock.now_us() - 1, self.last[0] + 1))
             self.rounds += 1
-            await self._durable()
+            await self._durable(self.rounds)
+        except BaseException:
+            # A round cut short (a bug, a cancellation) left part of an input queued: commit
+            # nothing more. What was acknowledged is durable; a restart replays the journal.
+            self._failed = True
+            raise
         finally:
             self._done = True
             self._wake.set()
@@ -219,6 +241,7 @@ class LiveRunner:
         Synchronous on purpose: nothing else runs in between, so every draw sees the balances
         the previous one left, and the writer takes whole rounds."""
         rt = self.runtime
+        self.book.prefetch([cause_of(item) for item, _ in batch])
         for item, ack in batch:
             stamped = self._stamp(item)
             answer = rt.apply(stamped)
@@ -262,9 +285,8 @@ class LiveRunner:
         self.book.set_meta("advanced_us", str(at))
 
     # -- the writer ---------------------------------------------------------------------------
-    async def _durable(self) -> None:
-        """Wait until everything queued up to the current round is committed."""
-        mark = self.rounds
+    async def _durable(self, mark: int) -> None:
+        """Wait until every round up to `mark` is committed."""
         while self.written_round < mark:
             self._wake.set()
             await self._committed.wait()
@@ -274,14 +296,17 @@ class LiveRunner:
         while True:
             await self._wake.wait()
             self._wake = trio.Event()
-            while self.written_round < self.rounds:
+            while self.written_round < self.rounds and not self._failed:
                 mark = self.rounds
                 batch = book.take_batch()
                 if any(batch):  # a round that changed nothing commits nothing
                     await trio.to_thread.run_sync(book.write, batch)
                     book.written(batch)
                 self.written_round = mark
+                while self._unacked and self._unacked[0][0] <= mark:
+                    for ack in self._unacked.popleft()[1]:
+                        ack.event.set()
                 done, self._committed = self._committed, trio.Event()
                 done.set()
-            if self._done:
+            if self._failed or (self._done and self.written_round >= self.rounds):
                 return

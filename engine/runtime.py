@@ -223,19 +223,20 @@ class Runtime:
             raise InputError(item.id, "$.customer", f"customer {cid!r} exists already")
         if item.parent is not None and item.parent not in self.customers:
             raise InputError(item.id, "$.parent", f"unknown customer {item.parent!r}")
-        if item.start_us < item.at_us:
-            raise InputError(item.id, "$.start", f"{format_at(item.start_us)} is before the customer is created "
+        start = item.start_us if item.start_us is not None else item.at_us
+        if start < item.at_us:
+            raise InputError(item.id, "$.start", f"{format_at(start)} is before the customer is created "
                                                  f"({format_at(item.at_us)})")
         if item.package is not None:
             if item.package not in self.versions:
                 raise InputError(item.id, "$.package", f"unknown package {item.package!r}")
-            contract = self.package_contract(item.package, item.start_us)
+            contract = self.package_contract(item.package, start)
         else:
             assert item.terms is not None
             if item.terms.rate_card not in self.catalog.rate_cards:
                 raise InputError(item.id, "$.contract.rate_card", f"unknown rate card {item.terms.rate_card!r}")
-            contract = contract_of(item.terms, item.start_us)
-        actor = Customer(id=cid, name=item.name or cid, contract=contract, start=item.start_us,
+            contract = contract_of(item.terms, start)
+        actor = Customer(id=cid, name=item.name or cid, contract=contract, start=start,
                          catalog=self.catalog, chart=self.chart, book=self.book, mail=self.router,
                          horizon=self.horizon, seats=item.seats)
         self.customers[cid] = actor
@@ -248,9 +249,9 @@ class Runtime:
         lineage = self._lineage(cid)  # a new account has no descendants yet
         self.router.deliver(cid, Lineage(ancestors=lineage.ancestors, payer=lineage.payer, cause=cause))
         if item.package is not None:
-            self.router.later(item.start_us, Phase.START, ENGINE, Provision(customer=cid, cause=f"contract:{cid}"))
+            self.router.later(start, Phase.START, ENGINE, Provision(customer=cid, cause=f"contract:{cid}"))
         else:
-            self.router.later(item.start_us, Phase.START, cid, Start(cause=f"contract:{cid}"))
+            self.router.later(start, Phase.START, cid, Start(cause=f"contract:{cid}"))
 
     def package_contract(self, package: str, at_us: int) -> ContractSpec:
         """The contract of the package version in force at `at_us`, starting then."""
