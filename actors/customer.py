@@ -39,6 +39,7 @@ from meterbook.actors.messages import (
     Start,
     Usage,
 )
+from meterbook.actors.money import in_range
 from meterbook.actors.periods import fraction_left, next_month, period_label
 from meterbook.ledger import Book
 
@@ -100,6 +101,9 @@ class Customer(UsageMixin, EditsMixin):
         cur = self.catalog.currency
         total = inv.rounded_total(cur.scale, cur.decimals)
         exact = sum(line.units for line in inv.lines)
+        # Each charge was range-checked as it came; their sum may not fit one posting.
+        for amount in (total, exact):
+            in_range(amount, cur.scale, f"the total of the invoice for {period_label(inv.start)}")
         inv.total_units = total
         inv.status = "final"
         self.book.post(f"invoice:{self.id}:{period_label(inv.start)}", now, "invoice_finalized", msg.cause, [
