@@ -335,3 +335,14 @@ def test_a_run_with_edits_replays_from_its_journal(tmp_path: Path) -> None:
     assert replay == export_lines(conn)
     conn.close()
     assert b"grant:acme:pre" in replay and b"ai_pool/2026-01-16" in replay
+
+
+async def test_edits_fed_live_write_the_same_ledger_as_the_simulation(tmp_path: Path) -> None:
+    """The live runner routes each EditContract to its customer's tree: same ledger as simulated."""
+    from tests.test_live_runner import replay_live
+
+    live = await replay_live(EXAMPLE, tmp_path / "live.sqlite")
+    sim = run_scenario(load(EXAMPLE), str(tmp_path / "sim.sqlite"), EXAMPLE.name)
+    expected = export_lines(sim.book.conn)
+    sim.book.close()
+    assert live == expected
