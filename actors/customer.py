@@ -1,9 +1,10 @@
 """The Customer actor: contract, periods and invoices, package changes, lineage.
 
 Its other jobs live beside it, one module each: grants (customer_grants.py), subscriptions
-and seats (customer_seats.py), usage (customer_usage.py); customer_state.py holds the state
-they share. It owns its invoices; its grants are held by its CreditPool and Seat actors, its
-roll-ups by its ParentAccount, and it reaches all of them by message only."""
+and seats (customer_seats.py), contract edits (customer_edits.py), usage (customer_usage.py);
+customer_state.py holds the state they share. It owns its invoices; its grants are held by
+its CreditPool and Seat actors, its roll-ups by its ParentAccount, and it reaches all of them
+by message only."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from meterbook.actors.accounts import Chart
 from meterbook.actors.catalog import Catalog, ContractSpec
-from meterbook.actors.customer_seats import SeatsMixin
+from meterbook.actors.customer_edits import EditsMixin
 from meterbook.actors.customer_usage import UsageMixin
 from meterbook.actors.errors import CommandError, require
 from meterbook.actors.invoice import Invoice, Line
@@ -24,6 +25,7 @@ from meterbook.actors.messages import (
     ChangePackage,
     Charge,
     Close,
+    EditContract,
     Expire,
     Forfeited,
     ForfeitRecurring,
@@ -37,11 +39,12 @@ from meterbook.actors.messages import (
     Start,
     Usage,
 )
+from meterbook.actors.money import in_range
 from meterbook.actors.periods import fraction_left, next_month, period_label
 from meterbook.ledger import Book
 
 
-class Customer(UsageMixin, SeatsMixin):
+class Customer(UsageMixin, EditsMixin):
     """One customer account. Handles its messages in dispatch order."""
 
     def __init__(
@@ -98,6 +101,9 @@ class Customer(UsageMixin, SeatsMixin):
         cur = self.catalog.currency
         total = inv.rounded_total(cur.scale, cur.decimals)
         exact = sum(line.units for line in inv.lines)
+        # Each charge was range-checked as it came; their sum may not fit one posting.
+        for amount in (total, exact):
+            in_range(amount, cur.scale, f"the total of the invoice for {period_label(inv.start)}")
         inv.total_units = total
         inv.status = "final"
         self.book.post(f"invoice:{self.id}:{period_label(inv.start)}", now, "invoice_finalized", msg.cause, [
@@ -166,5 +172,5 @@ _HANDLERS: dict[type[Msg], Callable[[Any, Any, int], None]] = {
     Expire: Customer.on_expire, Activate: Customer.on_activate, InvoiceItem: Customer.on_invoice_item,
     AddSeats: Customer.on_add_seats, RemoveSeats: Customer.on_remove_seats, SetQuantity: Customer.on_set_quantity,
     BuyCredits: Customer.on_buy_credits, ChangePackage: Customer.on_change_package, Lineage: Customer.on_lineage,
-    Charge: Customer.on_charge,
+    Charge: Customer.on_charge, EditContract: Customer.on_edit_contract,
 }

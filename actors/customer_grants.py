@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from meterbook.actors.catalog import FOREVER, GrantSpec, RecurringSpec
+from meterbook.actors.catalog import FOREVER, GrantSpec, RecurringSpec, SubscriptionSpec
 from meterbook.actors.customer_state import CustomerState
 from meterbook.actors.errors import require
 from meterbook.actors.invoice import Line
@@ -85,12 +85,8 @@ class GrantsMixin(CustomerState):
         allocations; `count` is the seat count for pooled ones (default: all assigned)."""
         for rc in specs:
             unit = self.catalog.units[rc.unit]
-            # Credits tied to seats follow their subscription: not prorated when it is not.
-            linked = next((s for s in self.contract.subscriptions if s.id == rc.per_seat_of), None)
-            share = Fraction(1) if linked is not None and not linked.proration else fraction
             targets = self._recurring_targets(rc, only, count)
-            # Each share is rounded on its own: every paid seat adds the same amount.
-            share_units = round_to_display(Fraction(rc.amount) * share, unit.scale, unit.decimals)
+            share_units = self.recurring_share(rc, fraction, self.contract.subscriptions)
             for seat, shares in targets:
                 units = in_range(share_units * shares, unit.scale, f"recurring credit {rc.id!r}")
                 gid = f"{rc.id}/{seat}/{date_label(now)}" if seat else f"{rc.id}/{date_label(now)}"
@@ -105,6 +101,15 @@ class GrantsMixin(CustomerState):
                                    account=self.chart.grant(self.id, gid, rc.unit), recurring=rc.id)
                 holder = seat_address(self.id, seat) if seat else self.pool(rc.unit)
                 self._fund_at(terms, [(self.chart.promotional(rc.unit), units)], "recurring_grant", cause, holder, now)
+
+    def recurring_share(self, rc: RecurringSpec, fraction: Fraction, subscriptions: tuple[SubscriptionSpec, ...]) -> int:
+        """What one share of a recurring credit grants for `fraction` of the period, at its
+        unit's ledger scale. Each share is rounded on its own (every paid seat adds the same
+        amount); credits tied to seats follow their subscription: not prorated when it is not."""
+        unit = self.catalog.units[rc.unit]
+        linked = next((s for s in subscriptions if s.id == rc.per_seat_of), None)
+        share = Fraction(1) if linked is not None and not linked.proration else fraction
+        return round_to_display(Fraction(rc.amount) * share, unit.scale, unit.decimals)
 
     def _recurring_targets(self, rc: RecurringSpec, only: list[str] | None,
                            count: int | None) -> list[tuple[str | None, int]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from meterbook.actors.catalog import Price, SubscriptionSpec
 from meterbook.actors.customer_grants import GrantsMixin
 from meterbook.actors.errors import require
 from meterbook.actors.invoice import Line
@@ -22,18 +23,15 @@ class SeatsMixin(GrantsMixin):
         seats = self.assigned.get(sub_id)
         return len(seats) if seats is not None else self.quantity.get(sub_id, 0)
 
-    def charge_subscription(self, sub_id: str, qty: int, fraction: Fraction, now: int, cause: str, kind: str) -> None:
+    def charge_subscription(self, sub_id: str, qty: int, fraction: Fraction, now: int, cause: str, kind: str,
+                            priced_at: int | None = None) -> None:
         """Bill `qty` of a subscription for the rest of the period (`kind`: the advance
-        charge, an increase, or a credit for the unused part after a package change)."""
+        charge, an increase, or a credit for the unused part after a package change), at the
+        price in force at `priced_at` (default: the period's start, rule 7)."""
         sub = self.subscription(sub_id)
-        price = self.price(sub.product, self.period_start)
-        currency = self.catalog.currency.id
-        require(price is not None and price.flat is not None and price.unit == currency,
-                f"no flat price in {currency} for subscription product {sub.product!r}")
-        assert price is not None and price.flat is not None
+        price = self.price(sub.product, self.period_start if priced_at is None else priced_at)
+        units = self.subscription_units(sub, qty, fraction, price)
         share = fraction if sub.proration else Fraction(1)
-        units = in_range(self.money_line(Fraction(price.flat) * qty * share), self.catalog.currency.scale,
-                         f"the charge for {qty} of subscription {sub_id!r}")
         product = self.catalog.products[sub.product]
         desc = f"{product.name or product.id} x{qty}{_WHAT[kind]}"
         if share != 1:
@@ -41,8 +39,20 @@ class SeatsMixin(GrantsMixin):
         line_kind = "subscription" if kind == "subscription" else f"subscription_{kind}"
         line = Line(kind=line_kind, description=desc, units=units if kind != "credit" else -units,
                     product=sub.product, quantity=str(qty), package=self.contract.package)
-        self.bill(line, now, line_kind, cause, self.chart.revenue(sub.product, currency),
+        self.bill(line, now, line_kind, cause, self.chart.revenue(sub.product, self.catalog.currency.id),
                   f"sub:{self.id}:{sub_id}:{now}:{self.next_id()}")
+
+    def subscription_units(self, sub: SubscriptionSpec, qty: int, fraction: Fraction, price: Price | None) -> int:
+        """The charge for `qty` of a subscription at `price` for `fraction` of the period (all of
+        it without proration), rounded to the cent; refused without a flat price in the
+        currency, or beyond the ledger's range."""
+        currency = self.catalog.currency
+        require(price is not None and price.flat is not None and price.unit == currency.id,
+                f"no flat price in {currency.id} for subscription product {sub.product!r}")
+        assert price is not None and price.flat is not None
+        share = fraction if sub.proration else Fraction(1)
+        return in_range(self.money_line(Fraction(price.flat) * qty * share), currency.scale,
+                        f"the charge for {qty} of subscription {sub.id!r}")
 
     def on_add_seats(self, msg: AddSeats, now: int) -> None:
         """Assign seats; charge and grant for any increase above what this period paid."""

@@ -78,10 +78,8 @@ class CustomerState:
     # -- contract -------------------------------------------------------------------------
     def _install(self, contract: ContractSpec, seats: tuple[str, ...]) -> None:
         self.contract = contract
-        self._overrides = RateCard(f"{self.id}/overrides")
+        self._overrides = self.overrides_card(contract.overrides)
         self._prices: dict[str, PriceWindow] = {}
-        for product, starting_at, price in contract.overrides:
-            self._overrides.set(product, starting_at, price)
         self.seat_keys = tuple(sorted({rc.seat_key for rc in contract.recurring if rc.allocation == "individual"}))
         for sub in contract.subscriptions:
             if sub.seat_based:
@@ -119,13 +117,26 @@ class CustomerState:
         version = self.catalog.version
         if cached is not None and cached.version == version and cached.since <= at_us < cached.until:
             return cached.price
-        pinned, lo, hi = self._overrides.price_window(product, at_us)
+        pinned, lo, hi = self.price_window(self._overrides, product, at_us)
+        self._prices[product] = PriceWindow(pinned, lo, hi, version)
+        return pinned
+
+    def price_window(self, overrides: RateCard, product: str, at_us: int) -> tuple[Price | None, int, int]:
+        """The price in force at `at_us` with these overrides (they pin it, else the contract's
+        rate card prices it) and the interval it stays in force. Not cached: `price` is."""
+        pinned, lo, hi = overrides.price_window(product, at_us)
         if pinned is None:
             card = self.catalog.rate_cards[self.contract.rate_card]
             pinned, card_lo, card_hi = card.price_window(product, at_us)
             lo, hi = max(lo, card_lo), min(hi, card_hi)
-        self._prices[product] = PriceWindow(pinned, lo, hi, version)
-        return pinned
+        return pinned, lo, hi
+
+    def overrides_card(self, overrides: tuple[tuple[str, int, Price], ...]) -> RateCard:
+        """A contract's overrides as a rate card of its own (each pins a price from its start)."""
+        card = RateCard(f"{self.id}/overrides")
+        for product, starting_at, price in overrides:
+            card.set(product, starting_at, price)
+        return card
 
     # -- grant holders --------------------------------------------------------------------
     def pool(self, unit: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from meterbook.actors.catalog import ContractSpec
+from meterbook.actors.catalog import ContractSpec, GrantSpec, Price, RecurringSpec, SubscriptionSpec
 
 
 class Phase(IntEnum):
@@ -94,6 +94,17 @@ class ChangePackage(Msg, frozen=True):
 
     contract: ContractSpec
     migrate: bool = False
+
+
+class EditContract(Msg, frozen=True):
+    """Additions to the contract from now on: grants (dates absolute), subscriptions,
+    recurring credits and overrides (product, starting_at, price). Refused whole, naming the
+    input's field (`$.add_commits[0].id`), if any part cannot apply."""
+
+    grants: tuple[GrantSpec, ...] = ()
+    subscriptions: tuple[SubscriptionSpec, ...] = ()
+    recurring: tuple[RecurringSpec, ...] = ()
+    overrides: tuple[tuple[str, int, Price], ...] = ()
 
 
 class Lineage(Msg, frozen=True):

@@ -22,6 +22,7 @@ from meterbook.actors.catalog import (
 )
 from meterbook.engine import inputs as ins
 from meterbook.scenarios import format as fmt
+from meterbook.scenarios.edits import edit_grant_id
 from meterbook.scenarios.generators import generated_entries
 
 # The rulebook's name for each kind of input, for messages.
@@ -31,6 +32,7 @@ KIND = {
     ins.ChangePackage: "change_package", ins.SetParent: "set_parent", ins.UpdateRate: "update_rate",
     ins.UpdatePackage: "update_package", ins.CreateCreditType: "create_credit_type",
     ins.CreateProduct: "create_product", ins.CreateRateCard: "create_rate_card", ins.CreatePackage: "create_package",
+    ins.EditContract: "edit_contract",
 }
 
 
@@ -94,40 +96,66 @@ def price_of(catalog: Catalog, credit_type: str | None, price: Decimal | None,
     return make_price(unit, flat, tier_tuple)
 
 
+def template_of(g: fmt.Credit, gid: str, currency: str) -> GrantTemplate:
+    """A credit or commit (of a contract, or added by edit_contract); `gid` is its id when it
+    gives none."""
+    commit = g if isinstance(g, fmt.Commit) else None
+    return GrantTemplate(
+        id=g.id or gid, kind="commit" if commit is not None else "credit",
+        commit_type=commit.type if commit is not None else None, unit=g.credit_type or currency,
+        amount=Decimal(g.amount), priority=g.priority, start=g.start, end=g.end, months=g.months,
+        products=frozenset(g.products) if g.products is not None else None,
+        child_access=g.child_access if isinstance(g.child_access, str) else frozenset(g.child_access),
+        invoice=tuple((item.at, Decimal(item.amount)) for item in commit.invoice) if commit is not None else ())
+
+
+def recurring_of(rc: fmt.RecurringCredit, rid: str, currency: str) -> RecurringSpec:
+    """A recurring credit; `rid` is its id when it gives none."""
+    return RecurringSpec(
+        id=rc.id or rid, unit=rc.credit_type or currency, amount=Decimal(rc.amount),
+        per_seat_of=rc.per_seat_of, allocation=rc.allocation, seat_key=rc.seat_key,
+        priority=rc.priority, rollover=Decimal(rc.rollover) if rc.rollover is not None else None,
+        products=frozenset(rc.products) if rc.products is not None else None)
+
+
+def subscription_of(sub: fmt.Subscription) -> SubscriptionSpec:
+    """A subscription; its quantity defaults to 1 (0 seats for a seat-based one)."""
+    return SubscriptionSpec(id=sub.id, product=sub.product,
+                            quantity=sub.quantity if sub.quantity is not None else (0 if sub.seat_based else 1),
+                            seat_based=sub.seat_based, proration=sub.proration)
+
+
+def override_of(catalog: Catalog, o: fmt.Rate, default_start: int) -> tuple[str, int, Price]:
+    """A contract's pinned price: (product, from when, price); no `starting_at`: `default_start`."""
+    start = o.starting_at if o.starting_at is not None else default_start
+    return o.product, start, price_of(catalog, o.credit_type, o.price, o.tiers)
+
+
 def terms_of(catalog: Catalog, c: fmt.Contract) -> ContractTerms:
     """A contract or package of the file, in domain terms (grant ids resolved)."""
     cur = catalog.currency.id
-
-    def template(g: fmt.Credit, gid: str, kind: str) -> GrantTemplate:
-        commit = g if isinstance(g, fmt.Commit) else None
-        return GrantTemplate(
-            id=g.id or gid, kind="commit" if kind == "commit" else "credit",
-            commit_type=commit.type if commit is not None else None, unit=g.credit_type or cur,
-            amount=Decimal(g.amount), priority=g.priority, start=g.start, end=g.end, months=g.months,
-            products=frozenset(g.products) if g.products is not None else None,
-            child_access=g.child_access if isinstance(g.child_access, str) else frozenset(g.child_access),
-            invoice=tuple((item.at, Decimal(item.amount)) for item in commit.invoice) if commit is not None else ())
-
-    grants = [template(cr, f"credit-{i}", "credit") for i, cr in enumerate(c.credits)]
-    grants += [template(cm, f"commit-{i}", "commit") for i, cm in enumerate(c.commits)]
-    recurring = tuple(
-        RecurringSpec(
-            id=rc.id or f"recurring-{i}", unit=rc.credit_type or cur, amount=Decimal(rc.amount),
-            per_seat_of=rc.per_seat_of, allocation=rc.allocation, seat_key=rc.seat_key,
-            priority=rc.priority, rollover=Decimal(rc.rollover) if rc.rollover is not None else None,
-            products=frozenset(rc.products) if rc.products is not None else None)
-        for i, rc in enumerate(c.recurring_credits))
-    subs = tuple(
-        SubscriptionSpec(id=sub.id, product=sub.product,
-                         quantity=sub.quantity if sub.quantity is not None else (0 if sub.seat_based else 1),
-                         seat_based=sub.seat_based, proration=sub.proration)
-        for sub in c.subscriptions)
-    overrides = tuple(
-        (o.product, o.starting_at if o.starting_at is not None else -FOREVER,
-         price_of(catalog, o.credit_type, o.price, o.tiers))
-        for o in c.overrides)
+    grants = [template_of(cr, f"credit-{i}", cur) for i, cr in enumerate(c.credits)]
+    grants += [template_of(cm, f"commit-{i}", cur) for i, cm in enumerate(c.commits)]
+    recurring = tuple(recurring_of(rc, f"recurring-{i}", cur) for i, rc in enumerate(c.recurring_credits))
+    subs = tuple(subscription_of(sub) for sub in c.subscriptions)
+    overrides = tuple(override_of(catalog, o, -FOREVER) for o in c.overrides)
     return ContractTerms(rate_card=c.rate_card, overrides=overrides, subscriptions=subs, grants=tuple(grants),
                          recurring=recurring, on_exhausted=c.on_exhausted)
+
+
+def edit_contract_of(catalog: Catalog, edit: fmt.EditContract, cid: str, at: int, source: str) -> ins.EditContract:
+    """An edit_contract entry as an input. Ids given by place are prefixed with the command's
+    id (`timeline-7-credit-0`), so they never meet the contract's own `credit-0`; an override
+    without `starting_at` pins its price from the entry's `at`."""
+    cur = catalog.currency.id
+    grants = [template_of(g, edit_grant_id(cid, "credit", k), cur) for k, g in enumerate(edit.add_credits)]
+    grants += [template_of(g, edit_grant_id(cid, "commit", k), cur) for k, g in enumerate(edit.add_commits)]
+    return ins.EditContract(
+        id=cid, at_us=at, source=source, customer=edit.customer, grants=tuple(grants),
+        subscriptions=tuple(subscription_of(sub) for sub in edit.add_subscriptions),
+        recurring=tuple(recurring_of(rc, edit_grant_id(cid, "recurring", k), cur)
+                        for k, rc in enumerate(edit.add_recurring_credits)),
+        overrides=tuple(override_of(catalog, o, at) for o in edit.add_overrides))
 
 
 def packages_of(catalog: Catalog, s: fmt.Scenario) -> dict[str, ContractTerms]:
@@ -182,6 +210,8 @@ def entry_input(catalog: Catalog, entry: fmt.Entry, index: int | None, source: s
         assert r is not None
         return ins.UpdateRate(id=cid, at_us=at, source=source, rate_card=r.rate_card, product=r.product,
                               price=price_of(catalog, r.credit_type, r.price, r.tiers))
+    if entry.edit_contract is not None:
+        return edit_contract_of(catalog, entry.edit_contract, cid, at, source)
     if entry.update_package is not None:
         return ins.UpdatePackage(id=cid, at_us=at, source=source, package=entry.update_package.package,
                                  terms=terms_of(catalog, entry.update_package))

@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal
 
 import msgspec
 
-from meterbook.actors.catalog import ContractTerms, Price, Product, Unit
+from meterbook.actors.catalog import ContractTerms, GrantTemplate, Price, Product, RecurringSpec, SubscriptionSpec, Unit
 from meterbook.actors.messages import Phase
 
 
@@ -166,6 +166,19 @@ class UpdatePackage(Input, frozen=True, kw_only=True):
     phase: ClassVar[Phase] = Phase.CATALOG
 
 
+class EditContract(Input, frozen=True, kw_only=True):
+    """Additions to one customer's contract from `at_us` on (docs/semantics.md, "Editing a
+    contract"). Grants keep the contract's shape: a `start` of None means `at_us`; an invoice
+    item without a date is billed at its grant's start. Overrides are (product, starting_at,
+    price) as in ContractTerms, their start already resolved (default `at_us`)."""
+
+    customer: str
+    grants: tuple[GrantTemplate, ...] = ()
+    subscriptions: tuple[SubscriptionSpec, ...] = ()
+    recurring: tuple[RecurringSpec, ...] = ()
+    overrides: tuple[tuple[str, int, Price], ...] = ()
+
+
 class Answer(msgspec.Struct, frozen=True, gc=False, kw_only=True, omit_defaults=True):
     """What `apply` says of one input. Refused: `field` is a path inside the input, `reason`
     says why; nothing it would have done was done."""
@@ -178,6 +191,7 @@ class Answer(msgspec.Struct, frozen=True, gc=False, kw_only=True, omit_defaults=
 
 # Every kind of input, for decoding a journal body back (msgspec tags each by its class name).
 AnyInput = (CreateCustomer | CreateCreditType | CreateProduct | CreateRateCard | CreatePackage | RecordUsage | AddSeats | RemoveSeats | SetQuantity | BuyCredits | ChangePackage
-            | SetParent | UpdateRate | UpdatePackage)
+            | SetParent | UpdateRate | UpdatePackage | EditContract)
 
-CUSTOMER_INPUTS = (RecordUsage, AddSeats, RemoveSeats, SetQuantity, BuyCredits, ChangePackage, SetParent)
+CUSTOMER_INPUTS = (RecordUsage, AddSeats, RemoveSeats, SetQuantity, BuyCredits, ChangePackage, SetParent,
+                   EditContract)

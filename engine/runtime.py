@@ -34,6 +34,7 @@ from meterbook.actors.messages import (
     Usage,
 )
 from meterbook.engine import inputs as ins
+from meterbook.engine.edits import edit_message
 from meterbook.engine.router import ENGINE, Router
 from meterbook.errors import InputError
 from meterbook.ledger import Book
@@ -114,6 +115,7 @@ class Runtime:
             ins.SetParent: self._set_parent, ins.UpdateRate: self._update_rate, ins.UpdatePackage: self._update_package,
             ins.CreateCreditType: self._create_credit_type, ins.CreateProduct: self._create_product,
             ins.CreateRateCard: self._create_rate_card, ins.CreatePackage: self._create_package,
+            ins.EditContract: self._edit_contract,
         }
 
     @property
@@ -172,7 +174,7 @@ class Runtime:
         except InputError as exc:
             return ins.Answer(input_id=item.id, status="refused", field=exc.field, reason=exc.reason)
         except CommandError as exc:
-            return ins.Answer(input_id=item.id, status="refused", field="$", reason=str(exc))
+            return ins.Answer(input_id=item.id, status="refused", field=exc.field, reason=str(exc))
         self.accepted += 1
         # Journaled with the postings it caused (same batch, same SQLite transaction); where
         # the input came from is not part of it, so a replay from any source is the same.
@@ -349,6 +351,12 @@ class Runtime:
         if item.migrate and (actor.contract.package, actor.contract.version) == (item.package, contract.version):
             raise CommandError(f"customer {actor.id} is already on version {contract.version} of {item.package!r}")
         self.router.deliver(actor.id, ChangePackage(contract=contract, migrate=item.migrate, cause=cause))
+
+    def _edit_contract(self, item: ins.EditContract, cause: str) -> None:
+        """Additions to a customer's contract, checked against the catalog here (engine/edits.py)
+        and against the customer's own state by the customer, before anything changes."""
+        actor = self._known(item, item.customer)
+        self.router.deliver(actor.id, edit_message(self.catalog, item, cause))
 
     def _update_rate(self, item: ins.UpdateRate, cause: str) -> None:
         card = self.catalog.rate_cards.get(item.rate_card)

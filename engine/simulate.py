@@ -73,6 +73,8 @@ def _refused(scenario: Scenario, file: str, item: ins.Input, answer: ins.Answer)
     field = answer.field or "$"
     if field == "$.at" and item.source.startswith("$.timeline"):
         where = f"{item.source}.at"
+    elif isinstance(item, ins.EditContract) and field.startswith("$.") and item.source.startswith("$.timeline"):
+        where = f"{item.source}.edit_contract{field[1:]}"  # its fields are named as the file's
     return ScenarioError(file, where, f"{kind_of(item)} at {format_at(item.at_us)}: {answer.reason}")
 
 

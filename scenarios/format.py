@@ -185,6 +185,19 @@ class SetParent(_Base, kw_only=True, frozen=True):
     payer: Literal["self", "parent"] | None = None
 
 
+class EditContract(_Base, kw_only=True, frozen=True):
+    """Additions to one customer's contract from the entry's `at` on, each entry shaped exactly
+    as in a contract (SCENARIOS.md "Creating and editing at run time"). A commit's or credit's
+    `start` and an override's `starting_at` default to the entry's `at`."""
+
+    customer: str
+    add_commits: list[Commit] = []
+    add_credits: list[Credit] = []
+    add_subscriptions: list[Subscription] = []
+    add_recurring_credits: list[RecurringCredit] = []
+    add_overrides: list[Rate] = []
+
+
 class Entry(_Base, kw_only=True, frozen=True):
     """One timeline entry: an instant and exactly one command or usage event."""
 
@@ -207,6 +220,7 @@ class Entry(_Base, kw_only=True, frozen=True):
     add_rate: UpdateRate | None = None
     create_package: Package | None = None
     create_customer: Customer | None = None
+    edit_contract: EditContract | None = None
 
 
 COMMANDS = (
@@ -226,6 +240,7 @@ COMMANDS = (
     "add_rate",
     "create_package",
     "create_customer",
+    "edit_contract",
 )
 
 # The create commands, and the declared section each one's body belongs to.

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from meterbook.scenarios.created import created_at, merged, unalias
+from meterbook.scenarios.edits import edit_grant_ids, edit_recurring_ids, edit_references, edits_of
 from meterbook.scenarios.errors import ScenarioError
 from meterbook.scenarios.format import (
     NO_PRICE,
@@ -20,7 +21,9 @@ from meterbook.scenarios.format import (
     Customer,
     Product,
     Rate,
+    RecurringCredit,
     Scenario,
+    Subscription,
 )
 from meterbook.scenarios.generators import (
     MAX_EVENTS_PER_DAY,
@@ -241,25 +244,34 @@ class _Checker:
         self.ref(c.rate_card, self.cards, f"{path}.rate_card", "rate card")
         for k, rate in enumerate(c.overrides):
             self.rate(rate, f"{path}.overrides[{k}]")
-        subs = {}
+        subs: dict[str, Subscription] = {}
         for k, sub in enumerate(c.subscriptions):
             sp = f"{path}.subscriptions[{k}]"
             self.ident(sub.id, f"{sp}.id")
             if sub.id in subs:
                 self.fail(f"{sp}.id", f"duplicate subscription id {sub.id!r}")
             subs[sub.id] = sub
-            self.ref(sub.product, self.products, f"{sp}.product", "product")
-            if self.products[sub.product].type != "subscription":
-                self.fail(f"{sp}.product", f"{sub.product!r} is not a subscription product")
-            if sub.seat_based and sub.quantity is not None:
-                self.fail(f"{sp}.quantity", "a seat-based subscription counts its seats")
-            if sub.quantity is not None:
-                self.between(sub.quantity, 0, MAX_QUANTITY, f"{sp}.quantity")
+            self.subscription(sub, sp)
         self.grants(c.credits, f"{path}.credits")
         self.grants(c.commits, f"{path}.commits")
         self.grant_ids(c, path)
-        for k, rc in enumerate(c.recurring_credits):
-            rp = f"{path}.recurring_credits[{k}]"
+        self.recurring(c.recurring_credits, subs, f"{path}.recurring_credits")
+
+    def subscription(self, sub: Subscription, sp: str) -> None:
+        """A subscription names a subscription product; a quantity only without seats."""
+        self.ref(sub.product, self.products, f"{sp}.product", "product")
+        if self.products[sub.product].type != "subscription":
+            self.fail(f"{sp}.product", f"{sub.product!r} is not a subscription product")
+        if sub.seat_based and sub.quantity is not None:
+            self.fail(f"{sp}.quantity", "a seat-based subscription counts its seats")
+        if sub.quantity is not None:
+            self.between(sub.quantity, 0, MAX_QUANTITY, f"{sp}.quantity")
+
+    def recurring(self, items: list[RecurringCredit], subs: dict[str, Subscription], path: str) -> None:
+        """Recurring credits: known units and products; a per-seat one follows a seat-based
+        subscription among `subs`."""
+        for k, rc in enumerate(items):
+            rp = f"{path}[{k}]"
             if rc.id is not None:
                 self.ident(rc.id, f"{rp}.id")
             if rc.credit_type is not None:
@@ -364,7 +376,7 @@ class _Checker:
                 # A command without an id is named by its place: an explicit id must not take that name.
                 self.fail(f"{path}.id", f"{e.id!r} is the name of $.timeline[{named[1]}], which has no id of its own")
         for name in ("usage", "add_seats", "remove_seats", "set_quantity", "buy_credits",
-                     "change_package", "migrate_package", "set_parent"):
+                     "change_package", "migrate_package", "set_parent", "edit_contract"):
             cmd = getattr(e, name)
             if cmd is not None:
                 self.ref(cmd.customer, self.customers, f"{path}.{name}.customer", "customer")
@@ -397,6 +409,66 @@ class _Checker:
             self.contract(e.update_package, f"{path}.update_package")
         if e.set_parent is not None and e.set_parent.parent is not None:
             self.ref(e.set_parent.parent, self.customers, f"{path}.set_parent.parent", "customer")
+        if e.edit_contract is not None:
+            self.edit_contract(i)
+
+    def edit_contract(self, i: int) -> None:
+        """Additions to a customer's contract: each checked as in a contract; nothing dated
+        before the entry's `at` (the file grace is 0); subscription and recurring ids new to
+        the customer (grant ids: `purchase_ids`)."""
+        e = self.s.timeline[i]
+        edit = e.edit_contract
+        assert edit is not None
+        path = f"$.timeline[{i}].edit_contract"
+        for kind in ("add_credits", "add_commits"):
+            items = getattr(edit, kind)
+            self.grants(items, f"{path}.{kind}")
+            for k, g in enumerate(items):
+                gp = f"{path}.{kind}[{k}]"
+                self.not_before(g.start, e.at, f"{gp}.start")
+                if g.start is None and g.end is not None and g.end <= e.at:
+                    self.fail(f"{gp}.end", f"{format_at(g.end)} is not after the grant starts, at the entry's at "
+                                           f"({format_at(e.at)})")
+                for m, item in enumerate(g.invoice if isinstance(g, Commit) else []):
+                    self.not_before(item.at, e.at, f"{gp}.invoice[{m}].at")
+        subs, recurring = self.contract_parts_before(edit.customer, i)
+        for k, sub in enumerate(edit.add_subscriptions):
+            sp = f"{path}.add_subscriptions[{k}]"
+            self.ident(sub.id, f"{sp}.id")
+            if sub.id in subs:
+                self.fail(f"{sp}.id", f"customer {edit.customer!r} already has a subscription {sub.id!r}")
+            subs[sub.id] = sub
+            self.subscription(sub, sp)
+        self.recurring(edit.add_recurring_credits, subs, f"{path}.add_recurring_credits")
+        for k, rid in enumerate(edit_recurring_ids(e, i)):
+            if rid in recurring:
+                self.fail(f"{path}.add_recurring_credits[{k}].id",
+                          f"customer {edit.customer!r} already has a recurring credit {rid!r}")
+            recurring.add(rid)
+        for k, rate in enumerate(edit.add_overrides):
+            self.rate(rate, f"{path}.add_overrides[{k}]")
+            self.not_before(rate.starting_at, e.at, f"{path}.add_overrides[{k}].starting_at")
+
+    def not_before(self, at: int | None, entry_at: int, path: str) -> None:
+        """An instant an edit gives must not precede the entry's `at`."""
+        if at is not None and at < entry_at:
+            self.fail(path, f"{format_at(at)} is before the entry's at ({format_at(entry_at)})")
+
+    def contract_parts_before(self, cid: str, index: int) -> tuple[dict[str, Subscription], set[str]]:
+        """The subscriptions (by id) and recurring credit ids a customer may have when the edit
+        at `$.timeline[index]` applies: those of every contract it may hold over the run, and
+        those its edits applying before this one added."""
+        subs: dict[str, Subscription] = {}
+        recurring: set[str] = set()
+        for contract, _ in self.contracts_of(cid):
+            subs.update((sub.id, sub) for sub in contract.subscriptions)
+            recurring.update(rc.id or f"recurring-{k}" for k, rc in enumerate(contract.recurring_credits))
+        for j, edit in edits_of(self.s, cid):
+            if j == index:
+                break
+            subs.update((sub.id, sub) for sub in edit.add_subscriptions)
+            recurring.update(edit_recurring_ids(self.s.timeline[j], j))
+        return subs, recurring
 
     def creation_order(self, exists: dict[tuple[str, str], int]) -> None:
         """Nothing is used before it is created: a customer's package, parent and rate card,
@@ -437,6 +509,12 @@ class _Checker:
                 cmd = getattr(e, name)
                 if cmd is not None:
                     by("packages", cmd.to, e.at, f"$.timeline[{i}].{name}.to", "package")
+            if e.edit_contract is not None:
+                path = f"$.timeline[{i}].edit_contract"
+                by("customers", e.edit_contract.customer, e.at, f"{path}.customer", "customer")
+                for section, ident, where, kind in edit_references(e.edit_contract):
+                    if ident != s.currency:
+                        by(section, ident, e.at, f"{path}.{where}", kind)
 
     def uses_rate(self, product: str, credit_type: str | None, at: int, path: str, by: Any) -> None:
         """A rate's product and credit type exist by `at`."""
@@ -485,21 +563,32 @@ class _Checker:
 
     def purchase_ids(self) -> None:
         """A purchase's grant id is not the id of another grant of the same customer (its
-        contract's credits and commits, or another purchase)."""
+        contract's credits and commits, or another purchase); a grant edit_contract adds is
+        new too: to every contract the customer may hold, its purchases and other additions."""
         taken: dict[str, dict[str, str]] = {}
         for k, c in enumerate(self.s.customers):
             contract, cpath = self.contract_of(c, f"$.customers[{k}]")
             taken[c.id] = dict(contract_grant_ids(contract, cpath))
         for i, e in enumerate(self.s.timeline):
             b = e.buy_credits
-            if b is None:
-                continue
-            gid = purchase_id(b.id, i)
-            mine = taken[b.customer]
-            if gid in mine:
-                self.fail(f"$.timeline[{i}].buy_credits.id",
-                          f"grant id {gid!r} is also the id of {mine[gid]} of customer {b.customer!r}")
-            mine[gid] = f"$.timeline[{i}].buy_credits"
+            if b is not None:
+                self.new_grant_id(taken[b.customer], purchase_id(b.id, i), f"$.timeline[{i}].buy_credits",
+                                  b.customer)
+            if e.edit_contract is not None:
+                cid = e.edit_contract.customer
+                mine = taken[cid]
+                for contract, cpath in self.contracts_of(cid):
+                    for gid, gp in contract_grant_ids(contract, cpath):
+                        mine.setdefault(gid, gp)
+                for gid, gp in edit_grant_ids(e, i):
+                    self.new_grant_id(mine, gid, gp, cid)
+
+    def new_grant_id(self, mine: dict[str, str], gid: str, path: str, cid: str) -> None:
+        """Refuse a grant id the customer's grants in `mine` (id: path) already have; else add it."""
+        if gid in mine:
+            self.fail(f"{path}.id", f"grant id {gid!r} is also the id of {unalias(mine[gid], self.aliases)} "
+                                    f"of customer {cid!r}")
+        mine[gid] = path
 
     def generator(self, i: int) -> None:
         """A usage source: one of generator/csv, known customers, parameters that can run."""
@@ -567,6 +656,13 @@ class _Checker:
             for rate in [*card_rates.get(contract.rate_card, []), *contract.overrides]:
                 if rate.credit_type not in (None, self.s.currency) and self.products[rate.product].type == "usage":
                     yield rate.credit_type, rate.product, where
+        for i, e in enumerate(self.s.timeline):  # overrides an edit adds to a contract that bills
+            edit = e.edit_contract
+            if edit is None or all(c.on_exhausted != "bill" for c, _ in self.contracts_of(edit.customer)):
+                continue
+            for rate in edit.add_overrides:
+                if rate.credit_type not in (None, self.s.currency) and self.products[rate.product].type == "usage":
+                    yield rate.credit_type, rate.product, f"$.timeline[{i}].edit_contract"
 
     def contracts(self) -> Iterator[tuple[Contract, str]]:
         """Every contract of the file with its path: packages, their updates, customers' own."""
@@ -612,26 +708,32 @@ class _Checker:
         credit's generated id (checked by its first segment only: the rest depends on dates)."""
         own: set[str] = set()
         recurring: set[str] = set()
-        for contract in self.contracts_of(cid):
+        for contract, _ in self.contracts_of(cid):
             own.update(gid for gid, _ in contract_grant_ids(contract, ""))
             recurring.update(rc.id or f"recurring-{k}" for k, rc in enumerate(contract.recurring_credits))
         for i, e in enumerate(self.s.timeline):
             if e.buy_credits is not None and e.buy_credits.customer == cid:
                 own.add(purchase_id(e.buy_credits.id, i))
+            if e.edit_contract is not None and e.edit_contract.customer == cid:
+                own.update(gid for gid, _ in edit_grant_ids(e, i))
+                recurring.update(edit_recurring_ids(e, i))
         return grant in own or ("/" in grant and grant.split("/", 1)[0] in recurring)
 
-    def contracts_of(self, cid: str) -> list[Contract]:
-        """Every contract a customer may hold over the run: its own or its package, packages it
-        changes to, and every update of those packages."""
+    def contracts_of(self, cid: str) -> list[tuple[Contract, str]]:
+        """Every contract a customer may hold over the run, with its path: its own or its
+        package, packages it changes to, and every update of those packages (file order)."""
         c = self.customers[cid]
         names = {c.package} if c.package is not None else set()
         for e in self.s.timeline:
             for cmd in (e.change_package, e.migrate_package):
                 if cmd is not None and cmd.customer == cid:
                     names.add(cmd.to)
-        found: list[Contract] = [c.contract] if c.contract is not None else []
-        found += [self.packages[n] for n in names]
-        found += [e.update_package for e in self.s.timeline
+        found: list[tuple[Contract, str]] = []
+        if c.contract is not None:
+            k = next(k for k, other in enumerate(self.s.customers) if other.id == cid)
+            found.append((c.contract, f"$.customers[{k}].contract"))
+        found += [(p, f"$.packages[{k}]") for k, p in enumerate(self.s.packages) if p.id in names]
+        found += [(e.update_package, f"$.timeline[{k}].update_package") for k, e in enumerate(self.s.timeline)
                   if e.update_package is not None and e.update_package.package in names]
         return found
 

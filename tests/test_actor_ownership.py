@@ -24,7 +24,7 @@ from tests.conftest import EXAMPLES, ROOT
 
 # Each actor kind and the modules it is written in.
 ACTOR_MODULES = {
-    "customer": {"customer", "customer_state", "customer_grants", "customer_seats", "customer_usage"},
+    "customer": {"customer", "customer_state", "customer_grants", "customer_seats", "customer_edits", "customer_usage"},
     "pool": {"pool"},
     "seat": {"seat"},
     "parent": {"parent"},

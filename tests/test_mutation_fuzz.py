@@ -191,3 +191,18 @@ def test_amount_beyond_the_ledger_range_is_bad_input(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert result.output == ("error: repro.yaml: $.customers[0]: activate at 2026-01-01T00:00:00Z: the amount of grant "
                              "'credit-0' is beyond the ledger's range (at most 1,000,000,000 in major units)\n")
+
+
+def test_an_invoice_total_beyond_the_ledger_range_is_bad_input(tmp_path: Path) -> None:
+    """Each event's charge fits; their sum on one invoice does not (the fuzzer found it with a
+    generator's quantities): refused naming the customer and the close, not a ledger crash."""
+    f = tmp_path / "repro.yaml"
+    f.write_text(MINIMAL.replace("aggregation: count", "property: n") + """timeline:
+  - {at: 2026-01-02, usage: {id: u1, customer: acme, event_type: call, properties: {n: 600000000}}}
+  - {at: 2026-01-03, usage: {id: u2, customer: acme, event_type: call, properties: {n: 600000000}}}
+""")
+    result = _run(f, tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert result.output == ("error: repro.yaml: $.customers[0]: close at 2026-02-01T00:00:00Z: the total of the "
+                             "invoice for 2026-01-01T00:00:00Z is beyond the ledger's range (at most 1,000,000,000 "
+                             "in major units)\n")

@@ -38,7 +38,7 @@ CASES = [
                             "- {at: 2026-02-05T00:00:00Z, set_quantity: {customer: acme, subscription: platform, quantity: 2}, usage:"),
      "usage-and-commits.yaml: $.timeline[9]: expected exactly one of usage, add_seats, remove_seats, "
      "set_quantity, buy_credits, change_package, migrate_package, update_rate, update_package, set_parent, "
-     "create_credit_type, create_product, create_rate_card, add_rate, create_package, create_customer; "
+     "create_credit_type, create_product, create_rate_card, add_rate, create_package, create_customer, edit_contract; "
      "got usage, set_quantity"),
 ]
 
