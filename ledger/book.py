@@ -121,7 +121,16 @@ class Book:
         conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         # Index pages of a large ledger must stay cached, or every insert becomes a read.
         conn.execute("PRAGMA cache_size=-262144")
-        self.db.executescript(schema_sql())
+        # One SQLite transaction: a process killed while it creates a new file leaves none of
+        # the tables (the next open creates them all), never some of them (which every later
+        # open would refuse as "not a meterbook ledger", so a live runner could never restart).
+        # Deferred: opening a file that has them all writes nothing and takes no write lock.
+        try:
+            self.db.executescript(f"BEGIN;\n{schema_sql()}\nCOMMIT;")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
         problems = trigger_problems(self.db)
         require(not problems, f"cannot open ledger {self.path}: {'; '.join(problems)}")
         if self.bulk:

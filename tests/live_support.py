@@ -12,11 +12,13 @@ import msgspec
 import trio
 
 from meterbook.actors.catalog import Catalog, Unit
+from meterbook.actors.invoice import InvoiceOut
 from meterbook.engine import inputs as ins
 from meterbook.engine.clock import ManualClock
 from meterbook.engine.from_scenario import build_catalog, rates_of, scenario_inputs, terms_of, unit_of
 from meterbook.engine.from_scenario import product_of as product_in
 from meterbook.engine.live import Ack, LiveRunner
+from meterbook.engine.results import Results
 from meterbook.engine.runtime import Runtime
 from meterbook.ledger import Book, export_lines
 from meterbook.scenarios import Scenario
@@ -72,6 +74,12 @@ def journal_of(path: Path) -> list[ins.Input]:
 def simulate_journal(live_path: Path, out_path: Path, currency: str = "USD") -> bytes:
     """An independent simulation of a live file's journal, ending at its horizon (what the
     journal exported as a scenario runs): the ledger export it computes."""
+    return simulate_journal_results(live_path, out_path, currency)[0]
+
+
+def simulate_journal_results(live_path: Path, out_path: Path,
+                             currency: str = "USD") -> tuple[bytes, list[InvoiceOut]]:
+    """`simulate_journal`, and the invoices the simulation issued."""
     conn = sqlite3.connect(live_path)
     settings = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     conn.close()
@@ -85,5 +93,6 @@ def simulate_journal(live_path: Path, out_path: Path, currency: str = "USD") -> 
         assert answer.status == "accepted", answer
     rt.finish()
     out = export_lines(book.conn)
+    invoices = Results(rt).invoices()
     book.close()
-    return out
+    return out, invoices
