@@ -17,8 +17,9 @@ import trio
 from meterbook.actors import Customer
 from meterbook.engine import inputs as ins
 from meterbook.engine.clock import Clock
-from meterbook.engine.from_scenario import build_catalog, customer_inputs, packages_of
+from meterbook.engine.from_scenario import build_catalog, catalog_inputs, customer_inputs, empty_catalog
 from meterbook.engine.runtime import Runtime, cause_of
+from meterbook.engine.settings import record_end, record_start
 from meterbook.engine.trees import account_trees
 from meterbook.errors import InvariantError
 from meterbook.ledger import Book
@@ -66,15 +67,22 @@ class LiveRunner:
         self.max_batch = max_batch
         self.tick_s = tick_s if math.isfinite(tick_s) else 1e9
         self.runtimes: list[Runtime] = []
+        record_start(book, scenario)
+        conversion = build_catalog(scenario, with_created=True)
+        declared = catalog_inputs(conversion, scenario)
         for tree in account_trees(scenario):
-            catalog = build_catalog(scenario)
-            rt = Runtime(catalog, packages_of(catalog, scenario), book, start=scenario.start, horizon=scenario.end,
+            # Every tree builds the declared catalog from create inputs; the first journals it.
+            rt = Runtime(empty_catalog(scenario), {}, book, start=scenario.start, horizon=scenario.end,
                          autoflush=False)
-            for item in customer_inputs(catalog, scenario):
-                if item.customer in tree:
-                    answer = rt.apply(item)
+            for item in declared:
+                answer = rt.apply(item, journal=not self.runtimes)
+                if answer.status != "accepted":
+                    raise InvariantError(f"declared {item.id} refused: {answer.reason}")
+            for create in customer_inputs(conversion, scenario):
+                if create.customer in tree:
+                    answer = rt.apply(create)
                     if answer.status != "accepted":
-                        raise InvariantError(f"declared customer {item.customer} refused: {answer.reason}")
+                        raise InvariantError(f"declared customer {create.customer} refused: {answer.reason}")
             self.runtimes.append(rt)
         self.route = {cid: i for i, rt in enumerate(self.runtimes) for cid in rt.customers}
         channels = [trio.open_memory_channel[tuple[ins.Input, Ack, bool]](inbox) for _ in self.runtimes]
@@ -201,5 +209,7 @@ class LiveRunner:
 
     async def finish(self) -> None:
         """After `serve` returned: run every tree to the horizon (end of a replay) and commit."""
+        if self.runtimes:
+            record_end(self.book, self.runtimes[0].horizon)
         for rt in self.runtimes:
             rt.finish()

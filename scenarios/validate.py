@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from meterbook.scenarios.created import created_at, merged, unalias
+from meterbook.scenarios.created import created_at, declared_ids, merged, unalias
 from meterbook.scenarios.errors import ScenarioError
 from meterbook.scenarios.format import (
     NO_PRICE,
@@ -54,6 +54,7 @@ class _Checker:
         self.customers = {c.id: c for c in scenario.customers}
         self.metrics = quantity_metrics(scenario)
         self.aliases: dict[str, str] = {}
+        self.declared: dict[str, str] = {}  # input ids of the declared catalog (scenarios/created.py)
 
     # -- small rules, each written once -----------------------------------------------------
 
@@ -363,6 +364,9 @@ class _Checker:
                     and self.s.timeline[int(named[1])].usage is None:
                 # A command without an id is named by its place: an explicit id must not take that name.
                 self.fail(f"{path}.id", f"{e.id!r} is the name of $.timeline[{named[1]}], which has no id of its own")
+            if e.id in self.declared:
+                # The declared catalog is journaled under these ids: this command would be a duplicate of it.
+                self.fail(f"{path}.id", f"{e.id!r} is the input id of the declared catalog entry {self.declared[e.id]}")
         for name in ("usage", "add_seats", "remove_seats", "set_quantity", "buy_credits",
                      "change_package", "migrate_package", "set_parent"):
             cmd = getattr(e, name)
@@ -655,6 +659,7 @@ def validate(scenario: Scenario, file: str) -> None:
     view, aliases = merged(scenario)
     checker = _Checker(view, file)
     checker.aliases = aliases
+    checker.declared = declared_ids(scenario)
     checker.run()
     checker.creation_order(created_at(scenario))
 

@@ -119,4 +119,5 @@ def test_live_inputs_replay_from_the_journal_to_the_same_ledger(steps: list[tupl
         assert replay(live_path, sim_path) == export_lines(conn)
         journaled = conn.execute("SELECT COUNT(*) FROM inputs").fetchone()[0]
         conn.close()
-        assert journaled == 1 + statuses.count("accepted")  # the customer, and every accepted input
+        # the catalog (a credit type, 3 products, a rate card, a package), the customer, every accepted input
+        assert journaled == 6 + 1 + statuses.count("accepted")
