@@ -1,5 +1,6 @@
 """Run settings in the ledger's `meta` table: what a journal needs, beside its inputs, to be
-written back out as a scenario (the name, currency, window and grace of the run).
+written back out as a scenario (the name, seed, currency, window and grace of the run; the seed
+changes nothing on replay, as generated usage is journaled, but the results name it).
 
 Written through `Book.set_meta`, so each lands in the same SQLite transaction as the next
 batch of postings; read back by `read_settings` (the journal export)."""
@@ -14,7 +15,7 @@ from meterbook.ledger import Book
 from meterbook.scenarios import Scenario
 
 # The keys, as stored (values are text).
-NAME, CURRENCY, START_US, END_US, GRACE_SECONDS = "name", "currency", "start_us", "end_us", "grace_seconds"
+NAME, SEED, CURRENCY, START_US, END_US, GRACE_SECONDS = "name", "seed", "currency", "start_us", "end_us", "grace_seconds"
 
 
 class RunSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -22,6 +23,7 @@ class RunSettings(msgspec.Struct, frozen=True, kw_only=True):
     to when it ended (a simulation: its horizon); None while a run has not recorded one."""
 
     name: str
+    seed: int
     currency: str
     start_us: int
     end_us: int | None
@@ -36,6 +38,7 @@ def grace_of(scenario: Scenario) -> int:
 def record_start(book: Book, scenario: Scenario) -> None:
     """Queue the settings known when a run starts."""
     book.set_meta(NAME, scenario.name)
+    book.set_meta(SEED, str(scenario.seed))
     book.set_meta(CURRENCY, scenario.currency)
     book.set_meta(START_US, str(int(scenario.start)))
     book.set_meta(GRACE_SECONDS, str(grace_of(scenario)))
@@ -69,5 +72,6 @@ def read_settings(conn: sqlite3.Connection) -> RunSettings:
 
     end = number(END_US) if END_US in rows else None
     grace = number(GRACE_SECONDS) if GRACE_SECONDS in rows else 0
-    return RunSettings(name=rows.get(NAME, ""), currency=text(CURRENCY), start_us=number(START_US), end_us=end,
-                       grace_seconds=grace)
+    seed = number(SEED) if SEED in rows else 0
+    return RunSettings(name=rows.get(NAME, ""), seed=seed, currency=text(CURRENCY), start_us=number(START_US),
+                       end_us=end, grace_seconds=grace)

@@ -90,6 +90,16 @@ def declared_id(section: str, ident: str) -> str:
     return f"{DECLARED_KINDS[section]}:{ident}"
 
 
+def is_declared_name(e: Entry) -> bool:
+    """Whether a create command's `id:` is the name its body would have as a declared entry
+    (how an exported journal writes the declared catalog back)."""
+    for section, kind in DECLARED_KINDS.items():
+        body = getattr(e, f"create_{kind}")
+        if body is not None:
+            return e.id == declared_id(section, body.id)
+    return False
+
+
 def declared_ids(s: Scenario) -> dict[str, str]:
     """Every input id the declared catalog takes, with the path of the entry that takes it."""
     return {declared_id(section, item.id): f"$.{section}[{i}]"

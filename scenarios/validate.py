@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from meterbook.scenarios.created import created_at, declared_ids, merged, unalias
+from meterbook.scenarios.created import created_at, declared_ids, is_declared_name, merged, unalias
 from meterbook.scenarios.errors import ScenarioError
 from meterbook.scenarios.format import (
     NO_PRICE,
@@ -358,7 +358,9 @@ class _Checker:
         if not self.s.start <= e.at < self.s.end:
             self.fail(f"{path}.at", f"{format_at(e.at)} lies outside the simulation window")
         if e.id is not None:
-            self.ident(e.id, f"{path}.id")
+            # A create command written back from a journal is named `<kind>:<its id>`, a few
+            # characters past the id length limit if its id is at it: the id itself is checked.
+            self.ident(e.id if not is_declared_name(e) else e.id.partition(":")[2], f"{path}.id")
             named = re.fullmatch(r"timeline-(\d+)", e.id)
             if named and int(named[1]) < len(self.s.timeline) and self.s.timeline[int(named[1])].id is None \
                     and self.s.timeline[int(named[1])].usage is None:
