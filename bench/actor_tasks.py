@@ -22,7 +22,7 @@ import trio
 
 from meterbook.actors.messages import Drawn, Reserve, Usage
 from meterbook.engine import inputs as ins
-from meterbook.engine.from_scenario import customer_inputs
+from meterbook.engine.from_scenario import declared_inputs
 from meterbook.engine.simulate import runtime_for
 from meterbook.ledger import Book
 from meterbook.scenarios import load_text, parse_at
@@ -42,7 +42,7 @@ def fresh() -> Any:
     """A runtime with one customer whose credit pool pays every event."""
     scenario = load_text(SCENARIO, "bench.yaml")
     rt = runtime_for(scenario, Book(":memory:"))
-    for item in customer_inputs(rt.catalog, scenario):
+    for item in declared_inputs(scenario):
         rt.apply(item)
     rt.advance_to(parse_at("2026-01-02"))
     return rt

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from meterbook.engine.from_scenario import customer_inputs, entry_input
+from meterbook.engine.from_scenario import build_catalog, declared_inputs, entry_input
+from meterbook.engine.inputs import CreateCustomer
 from meterbook.engine.runtime import quiet_gc
 from meterbook.engine.simulate import runtime_for
 from meterbook.engine.trees import account_trees
@@ -110,9 +111,9 @@ def run_partition(args: argparse.Namespace, trees: list[frozenset[str]] | None, 
     t0 = time.perf_counter()
     book = Book(path, bulk=True)
     runtime = runtime_for(scenario, book)
-    catalog = runtime.catalog
-    for create in customer_inputs(catalog, scenario):
-        if only is None or create.customer in only:
+    catalog = build_catalog(scenario)  # for converting the events
+    for create in declared_inputs(scenario):
+        if only is None or not isinstance(create, CreateCustomer) or create.customer in only:
             runtime.apply(create)
     n = 0
     with quiet_gc():

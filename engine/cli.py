@@ -185,3 +185,22 @@ def export(db: Path, out: Path) -> None:
         click.echo(f"error: {problems[0]}", err=True)  # not a ledger at all: bad input
         sys.exit(EXIT_BAD_INPUT)
     export_file(db, out)
+
+
+@main.group()
+def journal() -> None:
+    """Read a ledger's journal (every accepted input, in order)."""
+
+
+@journal.command("export")
+@click.argument("db", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--until", metavar="T", default=None,
+              help="Only inputs before T (RFC 3339 or a date); the scenario ends at T.")
+def journal_export(db: Path, out: Path, until: str | None) -> None:
+    """Write the journal of DB to OUT as a format-1 scenario (catalog, customers, commands and
+    usage as timeline entries): simulating it gives the same ledger."""
+    from meterbook.engine.journal_export import export_journal
+
+    count = export_journal(db, out, until)
+    click.echo(f"journal of {db}: {count} entries written to {out}")

@@ -1,5 +1,11 @@
-"""The one place a scenario file becomes engine terms: the catalog, package terms, and the
-stream of inputs (declared customers, timeline entries, generated and CSV usage) in order."""
+"""The one place a scenario file becomes engine terms: the stream of inputs (the declared
+catalog and customers as create inputs at the start, timeline entries, generated and CSV usage)
+in order.
+
+Converting prices and grants needs the units (a price's ledger scale), so conversion reads a
+catalog of its own, built from the file (`build_catalog`); the runtime starts from the currency
+alone and builds its catalog from the create inputs it is given (DESIGN.md: the journal is a
+scenario, catalog included)."""
 
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ from meterbook.actors.catalog import (
 )
 from meterbook.engine import inputs as ins
 from meterbook.scenarios import format as fmt
+from meterbook.scenarios.created import declared_id
 from meterbook.scenarios.edits import edit_grant_id
 from meterbook.scenarios.generators import generated_entries
 
@@ -45,11 +52,23 @@ def kind_of(item: ins.Input) -> str:
     return KIND[type(item)]
 
 
+def currency_of(s: fmt.Scenario) -> Unit:
+    """The scenario's currency (two decimals, as the rulebook fixes)."""
+    return Unit(id=s.currency, decimals=2, is_currency=True)
+
+
+def empty_catalog(s: fmt.Scenario) -> Catalog:
+    """What a runtime starts from: the currency and nothing else."""
+    currency = currency_of(s)
+    return Catalog(currency, {currency.id: currency}, {})
+
+
 def build_catalog(s: fmt.Scenario, *, with_created: bool = False) -> Catalog:
-    """Units, products and rate cards (with their effective-dated rates) declared by a
-    scenario; `with_created` adds the credit types its timeline creates (what converting the
-    timeline's prices needs: a created rate may be priced in a created credit type)."""
-    currency = Unit(id=s.currency, decimals=2, is_currency=True)
+    """The conversion catalog: units, products and rate cards (with their effective-dated
+    rates) declared by a scenario; `with_created` adds the credit types its timeline creates
+    (what converting the timeline's prices needs: a created rate may be priced in a created
+    credit type). Never the runtime's: that one is built by create inputs."""
+    currency = currency_of(s)
     units = {s.currency: currency}
     created = [e.create_credit_type for e in s.timeline if e.create_credit_type is not None] if with_created else []
     for ct in [*s.credit_types, *created]:
@@ -161,6 +180,32 @@ def edit_contract_of(catalog: Catalog, edit: fmt.EditContract, cid: str, at: int
 def packages_of(catalog: Catalog, s: fmt.Scenario) -> dict[str, ContractTerms]:
     """Every declared package, in domain terms."""
     return {p.id: terms_of(catalog, p) for p in s.packages}
+def catalog_inputs(catalog: Catalog, s: fmt.Scenario) -> list[ins.Input]:
+    """The declared catalog as create inputs at the scenario's start, in the order a runtime
+    needs them (units, products, rate cards, packages), each under its `declared_id`
+    (`product:ai`): a timeline command cannot take those ids (the loader refuses it)."""
+    at = s.start
+    out: list[ins.Input] = []
+    for i, ct in enumerate(s.credit_types):
+        out.append(ins.CreateCreditType(id=declared_id("credit_types", ct.id), at_us=at,
+                                        source=f"$.credit_types[{i}]", unit=unit_of(ct)))
+    for i, p in enumerate(s.products):
+        out.append(ins.CreateProduct(id=declared_id("products", p.id), at_us=at, source=f"$.products[{i}]",
+                                     product=product_of(p)))
+    for i, card in enumerate(s.rate_cards):
+        out.append(ins.CreateRateCard(id=declared_id("rate_cards", card.id), at_us=at, source=f"$.rate_cards[{i}]",
+                                      rate_card=card.id, rates=rates_of(catalog, card)))
+    for i, pkg in enumerate(s.packages):
+        out.append(ins.CreatePackage(id=declared_id("packages", pkg.id), at_us=at, source=f"$.packages[{i}]",
+                                     package=pkg.id, terms=terms_of(catalog, pkg)))
+    return out
+
+
+def declared_inputs(s: fmt.Scenario) -> list[ins.Input]:
+    """Everything a scenario declares up front, as the create inputs a runtime starting from
+    `empty_catalog` applies first: the catalog, then the customers (parents first)."""
+    catalog = build_catalog(s, with_created=True)
+    return [*catalog_inputs(catalog, s), *customer_inputs(catalog, s)]
 
 
 def customer_input(catalog: Catalog, c: fmt.Customer, at: int, source: str) -> ins.CreateCustomer:
@@ -261,11 +306,13 @@ def _created_input(catalog: Catalog, entry: fmt.Entry, cid: str, source: str) ->
     return None
 
 
-def scenario_inputs(catalog: Catalog, s: fmt.Scenario, file: str, base: Path) -> Iterator[ins.Input]:
-    """Every input of a scenario in apply order: by time, then phase, then file order
-    (timeline before generated usage at one instant). Generated usage is streamed. Prices
-    are converted with the units the timeline creates too."""
+def scenario_inputs(s: fmt.Scenario, file: str, base: Path) -> Iterator[ins.Input]:
+    """Every input of a scenario in apply order: the declared catalog and customers at the
+    start, then by time, then phase, then file order (timeline before generated usage at one
+    instant). Generated usage is streamed. Prices are converted with the conversion catalog,
+    which holds the units the timeline creates too."""
     catalog = build_catalog(s, with_created=True)
+    yield from catalog_inputs(catalog, s)
     yield from customer_inputs(catalog, s)
     timeline = sorted(
         (entry_input(catalog, e, i, f"$.timeline[{i}]") for i, e in enumerate(s.timeline)),

@@ -30,6 +30,7 @@ from meterbook.actors.messages import Phase
 from meterbook.engine import inputs as ins
 from meterbook.engine.clock import Clock
 from meterbook.engine.runtime import Runtime, cause_of, quiet_gc
+from meterbook.engine.settings import CURRENCY, END_US, GRACE_SECONDS, NAME, START_US
 from meterbook.errors import LedgerError, ReplayMismatch
 from meterbook.ledger import Book
 
@@ -77,14 +78,15 @@ class Ack:
 def settings_of(book: Book, currency: str, grace_seconds: int, now_us: int) -> Settings:
     """The file's settings; a new file takes the ones given (and starts now). A file created
     with other settings is refused rather than silently reinterpreted."""
-    stored = book.meta("currency")
+    stored = book.meta(CURRENCY)
     if stored is None:
         settings = Settings(currency=currency, start_us=now_us, grace_seconds=grace_seconds)
-        book.set_meta("currency", currency)
-        book.set_meta("start_us", str(now_us))
-        book.set_meta("grace_seconds", str(grace_seconds))
+        book.set_meta(NAME, "live")
+        book.set_meta(CURRENCY, currency)
+        book.set_meta(START_US, str(now_us))
+        book.set_meta(GRACE_SECONDS, str(grace_seconds))
         return settings
-    start, grace = book.meta("start_us"), book.meta("grace_seconds")
+    start, grace = book.meta(START_US), book.meta(GRACE_SECONDS)
     if start is None or grace is None:
         raise LedgerError(f"ledger {book.path}: its settings are incomplete (start_us, grace_seconds)")
     settings = Settings(currency=stored, start_us=int(start), grace_seconds=int(grace))
@@ -137,7 +139,7 @@ class LiveRunner:
         """Rebuild every actor from the journal, comparing what it computes with what is
         stored; returns how many inputs were replayed."""
         book, rt = self.book, self.runtime
-        advanced = book.meta("advanced_us")
+        advanced = book.meta(END_US)
         if advanced is None and book.last_posted == 0 and not book.journaled_any():
             return 0  # a new file: nothing to rebuild
         book.start_replay()
@@ -223,7 +225,7 @@ class LiveRunner:
                     if self.rounds - self.written_round > _AHEAD:
                         await self._durable(self.rounds - _AHEAD)
             # Closing: fire what the clock has passed, and at least past the last input, so
-            # every input the file journaled lies before its horizon (`advanced_us`).
+            # every input the file journaled lies before its horizon (`end_us`).
             self._advance(max(self.clock.now_us() - 1, self.last[0] + 1))
             self.rounds += 1
             await self._durable(self.rounds)
@@ -282,7 +284,7 @@ class LiveRunner:
             rt.advance_to(at - 1)
         rt.advance_to(at)
         self.advanced = at
-        self.book.set_meta("advanced_us", str(at))
+        self.book.set_meta(END_US, str(at))
 
     # -- the writer ---------------------------------------------------------------------------
     async def _durable(self, mark: int) -> None:

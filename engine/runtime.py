@@ -179,8 +179,7 @@ class Runtime:
         # Journaled with the postings it caused (same batch, same SQLite transaction); where
         # the input came from is not part of it, so a replay from any source is the same.
         if not replay:
-            body = _ENCODE(msgspec.structs.replace(item, source="") if item.source else item)
-            self.book.journal(key, item.at_us, type(item).__name__, body.decode())
+            self.book.journal(key, item.at_us, type(item).__name__, journal_body(item))
         if self.autoflush and self.book.pending >= FLUSH_EVERY:
             self.book.flush()
         return ins.Answer(input_id=item.id, status="accepted")
@@ -420,6 +419,11 @@ class _EngineActor:
     def handle(self, msg: Msg, now: int) -> Any:
         assert isinstance(msg, Provision)
         self.runtime.provision(msg)
+
+
+def journal_body(item: ins.Input) -> str:
+    """An input as the journal stores it: canonical JSON, without where it came from."""
+    return _ENCODE(msgspec.structs.replace(item, source="") if item.source else item).decode()
 
 
 def cause_of(item: ins.Input) -> str:

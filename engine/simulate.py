@@ -11,10 +11,11 @@ from pathlib import Path
 
 from meterbook.engine import inputs as ins
 from meterbook.engine.expect import check_expectations
-from meterbook.engine.from_scenario import build_catalog, kind_of, packages_of, scenario_inputs
+from meterbook.engine.from_scenario import empty_catalog, kind_of, scenario_inputs
 from meterbook.engine.reports import package_report, rollup_report
 from meterbook.engine.results import Results, encode_json
 from meterbook.engine.runtime import Runtime, quiet_gc
+from meterbook.engine.settings import record_end, record_start
 from meterbook.errors import ScenarioError
 from meterbook.ledger import Book, export_lines
 from meterbook.scenarios import Scenario, scenario_warnings
@@ -36,9 +37,10 @@ def load(path: str | Path | None = None) -> Scenario:
 
 
 def runtime_for(scenario: Scenario, book: Book) -> Runtime:
-    """A runtime with the scenario's catalog and packages, its customers not yet created."""
-    catalog = build_catalog(scenario)
-    return Runtime(catalog, packages_of(catalog, scenario), book, start=scenario.start, horizon=scenario.end)
+    """A runtime for the scenario's window and currency, with nothing else yet: its catalog
+    and customers come as create inputs (`from_scenario.declared_inputs`), so the journal
+    holds them."""
+    return Runtime(empty_catalog(scenario), {}, book, start=scenario.start, horizon=scenario.end)
 
 
 def run_scenario(scenario: Scenario, ledger_path: str, file: str = "<scenario>",
@@ -49,14 +51,16 @@ def run_scenario(scenario: Scenario, ledger_path: str, file: str = "<scenario>",
     book = Book(ledger_path, bulk=True)
     try:
         runtime = runtime_for(scenario, book)
+        record_start(book, scenario)
         with quiet_gc():
-            for item in scenario_inputs(runtime.catalog, scenario, file, base_dir or Path(".")):
+            for item in scenario_inputs(scenario, file, base_dir or Path(".")):
                 runtime.advance_to(item.at_us, item.phase)
                 answer = runtime.apply(item)
                 if answer.status == "refused":
                     raise _refused(scenario, file, item, answer)
                 if runtime.faults:
                     raise _fault(scenario, file, runtime)
+            record_end(book, runtime.horizon)
             runtime.finish()
         book.build_indexes()
         if runtime.faults:

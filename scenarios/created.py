@@ -72,3 +72,35 @@ def unalias(path: str, aliases: dict[str, str]) -> str:
         if path == merged_prefix or path.startswith((merged_prefix + ".", merged_prefix + "[")):
             return original + path[len(merged_prefix):]
     return path
+
+
+# The declared catalog is journaled as create inputs at the scenario's start, each under the
+# id `<kind>:<its id>` (engine/from_scenario.py), so that a journal exported as a scenario
+# keeps them apart from timeline commands: a timeline `id:` may not take one of these names.
+DECLARED_KINDS = {
+    "credit_types": "credit_type",
+    "products": "product",
+    "rate_cards": "rate_card",
+    "packages": "package",
+}
+
+
+def declared_id(section: str, ident: str) -> str:
+    """The input id a declared catalog entry is journaled under (`product:ai`)."""
+    return f"{DECLARED_KINDS[section]}:{ident}"
+
+
+def is_declared_name(e: Entry) -> bool:
+    """Whether a create command's `id:` is the name its body would have as a declared entry
+    (how an exported journal writes the declared catalog back)."""
+    for section, kind in DECLARED_KINDS.items():
+        body = getattr(e, f"create_{kind}")
+        if body is not None:
+            return e.id == declared_id(section, body.id)
+    return False
+
+
+def declared_ids(s: Scenario) -> dict[str, str]:
+    """Every input id the declared catalog takes, with the path of the entry that takes it."""
+    return {declared_id(section, item.id): f"$.{section}[{i}]"
+            for section in DECLARED_KINDS for i, item in enumerate(getattr(s, section))}

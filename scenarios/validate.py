@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from meterbook.scenarios.created import created_at, merged, unalias
+from meterbook.scenarios.created import created_at, declared_ids, is_declared_name, merged, unalias
 from meterbook.scenarios.edits import edit_grant_ids, edit_recurring_ids, edit_references, edits_of
 from meterbook.scenarios.errors import ScenarioError
 from meterbook.scenarios.format import (
@@ -57,6 +57,7 @@ class _Checker:
         self.customers = {c.id: c for c in scenario.customers}
         self.metrics = quantity_metrics(scenario)
         self.aliases: dict[str, str] = {}
+        self.declared: dict[str, str] = {}  # input ids of the declared catalog (scenarios/created.py)
 
     # -- small rules, each written once -----------------------------------------------------
 
@@ -369,12 +370,17 @@ class _Checker:
         if not self.s.start <= e.at < self.s.end:
             self.fail(f"{path}.at", f"{format_at(e.at)} lies outside the simulation window")
         if e.id is not None:
-            self.ident(e.id, f"{path}.id")
+            # A create command written back from a journal is named `<kind>:<its id>`, a few
+            # characters past the id length limit if its id is at it: the id itself is checked.
+            self.ident(e.id if not is_declared_name(e) else e.id.partition(":")[2], f"{path}.id")
             named = re.fullmatch(r"timeline-(\d+)", e.id)
             if named and int(named[1]) < len(self.s.timeline) and self.s.timeline[int(named[1])].id is None \
                     and self.s.timeline[int(named[1])].usage is None:
                 # A command without an id is named by its place: an explicit id must not take that name.
                 self.fail(f"{path}.id", f"{e.id!r} is the name of $.timeline[{named[1]}], which has no id of its own")
+            if e.id in self.declared:
+                # The declared catalog is journaled under these ids: this command would be a duplicate of it.
+                self.fail(f"{path}.id", f"{e.id!r} is the input id of the declared catalog entry {self.declared[e.id]}")
         for name in ("usage", "add_seats", "remove_seats", "set_quantity", "buy_credits",
                      "change_package", "migrate_package", "set_parent", "edit_contract"):
             cmd = getattr(e, name)
@@ -757,6 +763,7 @@ def validate(scenario: Scenario, file: str) -> None:
     view, aliases = merged(scenario)
     checker = _Checker(view, file)
     checker.aliases = aliases
+    checker.declared = declared_ids(scenario)
     checker.run()
     checker.creation_order(created_at(scenario))
 

@@ -15,8 +15,7 @@ from meterbook.actors.catalog import Catalog, Unit
 from meterbook.actors.invoice import InvoiceOut
 from meterbook.engine import inputs as ins
 from meterbook.engine.clock import ManualClock
-from meterbook.engine.from_scenario import build_catalog, rates_of, scenario_inputs, terms_of, unit_of
-from meterbook.engine.from_scenario import product_of as product_in
+from meterbook.engine.from_scenario import scenario_inputs
 from meterbook.engine.live import Ack, LiveRunner
 from meterbook.engine.results import Results
 from meterbook.engine.runtime import Runtime
@@ -25,19 +24,9 @@ from meterbook.scenarios import Scenario
 
 
 def live_inputs(s: Scenario, base: Path = Path(".")) -> list[ins.Input]:
-    """Everything a live ledger would be sent to become this scenario: the declared catalog
-    as create commands at the start, then the scenario's own inputs in apply order."""
-    conv = build_catalog(s, with_created=True)
-    at = s.start
-    out: list[ins.Input] = [ins.CreateCreditType(id=f"credit_type:{ct.id}", at_us=at, unit=unit_of(ct))
-                            for ct in s.credit_types]
-    out += [ins.CreateProduct(id=f"product:{p.id}", at_us=at, product=product_in(p)) for p in s.products]
-    out += [ins.CreateRateCard(id=f"rate_card:{c.id}", at_us=at, rate_card=c.id, rates=rates_of(conv, c))
-            for c in s.rate_cards]
-    out += [ins.CreatePackage(id=f"package:{p.id}", at_us=at, package=p.id, terms=terms_of(conv, p))
-            for p in s.packages]
-    out += list(scenario_inputs(conv, s, "t.yaml", base))
-    return out
+    """Everything a live ledger would be sent to become this scenario: its declared catalog
+    and customers as create commands at the start, then its own inputs in apply order."""
+    return list(scenario_inputs(s, "t.yaml", base))
 
 
 async def feed(runner: LiveRunner, clock: ManualClock, items: Iterable[ins.Input]) -> list[Ack]:
@@ -86,7 +75,7 @@ def simulate_journal_results(live_path: Path, out_path: Path,
     unit = Unit(id=currency, decimals=2, is_currency=True)
     book = Book(out_path)
     rt = Runtime(Catalog(unit, {currency: unit}, {}), {}, book, start=int(settings["start_us"]),
-                 horizon=int(settings["advanced_us"]))
+                 horizon=int(settings["end_us"]))
     for item in journal_of(live_path):
         rt.advance_to(item.at_us, item.phase)
         answer = rt.apply(item)

@@ -31,7 +31,7 @@ def test_simulate_default_writes_files_and_prints_summary(tmp_path: Path) -> Non
     assert names == ["invoices.json", "ledger.jsonl", "ledger.sqlite", "packages.json", "rollup.json", "summary.json"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["invoiced_total"] == "515.00"
-    assert summary["inputs"] == {"accepted": 10, "duplicates": 1, "denied": 0}  # 8 entries + 1 customer
+    assert summary["inputs"] == {"accepted": 15, "duplicates": 1, "denied": 0}  # the timeline, 1 customer, 4 products, 1 rate card
     verify = CliRunner().invoke(main, ["ledger", "verify", str(out / "ledger.sqlite")])
     assert verify.exit_code == 0 and verify.output.strip().endswith(": ok")
 

@@ -16,7 +16,7 @@ import pytest
 from meterbook.actors.catalog import GrantTemplate, RecurringSpec, SubscriptionSpec, make_price
 from meterbook.engine import inputs as ins
 from meterbook.engine.expect import check_expectations
-from meterbook.engine.from_scenario import customer_inputs
+from meterbook.engine.from_scenario import declared_inputs
 from meterbook.engine.results import Results
 from meterbook.engine.simulate import run_scenario, runtime_for
 from meterbook.errors import ScenarioError
@@ -274,7 +274,7 @@ def live(tmp_path: Path) -> Any:
     s = load_text(LIVE, "t.yaml")
     book = Book(tmp_path / "l.sqlite")
     rt = runtime_for(s, book)
-    for item in customer_inputs(rt.catalog, s):
+    for item in declared_inputs(s):
         assert rt.apply(item).status == "accepted"
     yield rt
     book.close()

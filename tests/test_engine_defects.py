@@ -12,7 +12,7 @@ import trio
 
 from meterbook.engine import inputs as ins
 from meterbook.engine.clock import ManualClock
-from meterbook.engine.from_scenario import customer_inputs
+from meterbook.engine.from_scenario import declared_inputs
 from meterbook.engine.live import LiveRunner
 from meterbook.engine.results import Results
 from meterbook.engine.simulate import runtime_for
@@ -35,7 +35,7 @@ rate_cards: [{id: r, rates: [{product: gen, price: "1", credit_type: tok}, {prod
 def runtime(text: str, tmp_path: Path) -> Any:
     scenario = load_text(HEAD + text, "t.yaml")
     rt = runtime_for(scenario, Book(tmp_path / "l.sqlite"))
-    for item in customer_inputs(rt.catalog, scenario):
+    for item in declared_inputs(scenario):
         assert rt.apply(item).status == "accepted"
     return rt
 
@@ -105,7 +105,7 @@ customers: [{id: c, seats: [a], contract: {rate_card: r, subscriptions: [{id: s,
 """
     scenario = load_text(text, "t.yaml")
     rt = runtime_for(scenario, Book(tmp_path / "l.sqlite"))
-    for item in customer_inputs(rt.catalog, scenario):
+    for item in declared_inputs(scenario):
         assert rt.apply(item).status == "accepted"
     rt.advance_to(parse_at("2026-01-03"))
     before = rt.book.last_posted

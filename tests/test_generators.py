@@ -41,7 +41,7 @@ def test_same_seed_same_events_other_seed_other_events() -> None:
 
 def test_generated_run_is_billed(run_text) -> None:
     r = run_text(GEN.read_text(), GEN.name)
-    assert r.runtime.accepted == 15 * 4 + 16 * 6 + 1 + 1  # events, the seat change, the customer
+    assert r.runtime.accepted == 15 * 4 + 16 * 6 + 1 + 1 + 5  # events, the seat change, the customer, the catalog
     assert r.invoice_total("acme", load(GEN).start) > 20_00000000
 
 

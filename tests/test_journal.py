@@ -31,12 +31,14 @@ def test_every_accepted_input_is_journaled_once_in_apply_order(tmp_path: Path) -
     results = run_scenario(load(path), str(tmp_path / "l.sqlite"), path.name, path.parent)
     results.book.close()
     rows = journal(tmp_path / "l.sqlite")
-    assert len(rows) == results.runtime.accepted == 10  # the duplicate usage entry is not journaled
-    assert rows[0]["input_id"] == "customer:acme" and rows[0]["kind"] == "CreateCustomer"
-    assert [r["seq"] for r in rows] == list(range(1, 11))
+    # 4 products and 1 rate card, the customer, the timeline (the duplicate usage entry is not journaled)
+    assert len(rows) == results.runtime.accepted == 15
+    assert rows[0]["input_id"] == "command:product:platform_fee" and rows[0]["kind"] == "CreateProduct"
+    assert rows[5]["input_id"] == "customer:acme" and rows[5]["kind"] == "CreateCustomer"
+    assert [r["seq"] for r in rows] == list(range(1, 16))
     arrivals = [r["arrival_us"] for r in rows]
     assert arrivals == sorted(arrivals)
-    assert len({r["input_id"] for r in rows}) == 10
+    assert len({r["input_id"] for r in rows}) == 15
     assert all("source" not in str(r["body"]) for r in rows)  # where it came from is not journaled
 
 
@@ -68,7 +70,8 @@ def test_verify_names_a_posting_that_traces_to_no_input(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_the_journal_replays_to_the_same_ledger(path: Path, tmp_path: Path) -> None:
     """Decode every journaled body back into an engine input and run them through a fresh
-    runtime with the same catalog: the ledger export is byte for byte the original's."""
+    runtime (the currency alone: the catalog is in the journal): the ledger export is byte for
+    byte the original's."""
     scenario = load(path)
     original = run_scenario(scenario, str(tmp_path / "a.sqlite"), path.name, path.parent)
     original.book.close()

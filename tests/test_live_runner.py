@@ -51,7 +51,7 @@ async def test_a_live_ledger_built_from_inputs_alone_equals_the_simulation(tmp_p
     items = live_inputs(scenario, EXAMPLES)
     acks = await run_live(tmp_path / "live.sqlite", items, scenario.start, scenario.end)
     assert [a.error for a in acks if a.error] == []
-    horizon = int(stored(tmp_path / "live.sqlite", "SELECT value FROM meta WHERE key = 'advanced_us'")[0][0])
+    horizon = int(stored(tmp_path / "live.sqlite", "SELECT value FROM meta WHERE key = 'end_us'")[0][0])
     assert scenario.end <= horizon < scenario.end + 10  # closing: just past the period closes at the end
     live = export_lines(sqlite3.connect(tmp_path / "live.sqlite"))
     assert live == sim_export(scenario, horizon, tmp_path / "sim.sqlite")
@@ -194,12 +194,12 @@ async def test_a_restart_rebuilds_every_actor(tmp_path: Path) -> None:
         await runner.close()
     book.close()
     assert [a.error for a in acks if a.error] == []
-    horizon = int(stored(path, "SELECT value FROM meta WHERE key = 'advanced_us'")[0][0])
+    horizon = int(stored(path, "SELECT value FROM meta WHERE key = 'end_us'")[0][0])
     # Stopped and restarted halfway, the ledger is the one an uninterrupted run writes.
     assert export_lines(sqlite3.connect(path)) == simulate_journal(path, tmp_path / "sim.sqlite")
     uninterrupted = await run_live(tmp_path / "u.sqlite", items, scenario.start, scenario.end)
     assert [a.error for a in uninterrupted if a.error] == []
-    horizon_u = int(stored(tmp_path / "u.sqlite", "SELECT value FROM meta WHERE key = 'advanced_us'")[0][0])
+    horizon_u = int(stored(tmp_path / "u.sqlite", "SELECT value FROM meta WHERE key = 'end_us'")[0][0])
     assert horizon == horizon_u
     assert export_lines(sqlite3.connect(path)) == export_lines(sqlite3.connect(tmp_path / "u.sqlite"))
 

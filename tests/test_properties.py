@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from meterbook.engine.from_scenario import customer_inputs, entry_input
+from meterbook.engine.from_scenario import declared_inputs, entry_input
 from meterbook.engine.results import Results
 from meterbook.engine.simulate import runtime_for
 from meterbook.ledger import Book, violations
@@ -44,7 +44,7 @@ class LedgerMachine(RuleBasedStateMachine):
         s = scenario(block)
         self.runtime = runtime_for(s, self.book)
         self.results = Results(self.runtime)
-        for item in customer_inputs(self.runtime.catalog, s):
+        for item in declared_inputs(s):
             assert self.runtime.apply(item).status == "accepted"
         self.now = s.start
         self.n = 0

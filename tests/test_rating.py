@@ -95,7 +95,7 @@ timeline:
 
 
 def test_refused_event_leaves_grants_and_ledger_untouched(tmp_path) -> None:
-    from meterbook.engine.from_scenario import customer_inputs, entry_input
+    from meterbook.engine.from_scenario import declared_inputs, entry_input
     from meterbook.engine.results import Results
     from meterbook.engine.simulate import runtime_for
     from meterbook.ledger import Book
@@ -115,7 +115,7 @@ customers: [{id: c, contract: {rate_card: r, credits: [{id: cr, amount: "100.00"
     scenario = load_text(text, "t.yaml")
     book = Book(tmp_path / "l.sqlite")
     runtime = runtime_for(scenario, book)
-    for item in customer_inputs(runtime.catalog, scenario):
+    for item in declared_inputs(scenario):
         assert runtime.apply(item).status == "accepted"
     at = parse_at("2026-01-05")
     runtime.advance_to(at)
