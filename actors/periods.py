@@ -64,3 +64,13 @@ def add_months(at_us: int, months: int) -> int:
     year, month = when.year + month0 // 12, month0 % 12 + 1
     day = min(when.day, calendar.monthrange(year, month)[1])
     return _us(when.replace(year=year, month=month, day=day))
+
+
+def settles_at(end: int, grace: int, horizon: int) -> int:
+    """When what ends at `end` (a period, a grant) is settled: its invoice finalized, its
+    expiry and rollover booked. With a grace (Live time) that is `grace` after `end`, so late
+    usage stamped before `end` can still reach it; never after the run's `horizon`, past which
+    no input can arrive. Without a grace, at `end`."""
+    if not grace:
+        return end
+    return min(end + grace, max(end, horizon))

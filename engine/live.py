@@ -24,6 +24,9 @@ from meterbook.errors import InvariantError
 from meterbook.ledger import Book
 from meterbook.scenarios import format as fmt
 
+LIVE_GRACE_SECONDS = 3600
+"""The grace a live server gives late usage (SCENARIOS.md "Live time"; files default to 0)."""
+
 CATALOG_INPUTS = (ins.UpdateRate, ins.UpdatePackage, ins.CreateCreditType, ins.CreateProduct, ins.CreateRateCard,
                   ins.CreatePackage)
 
@@ -60,16 +63,19 @@ class LiveRunner:
     """Routes inputs to per-tree runtime tasks; `submit` returns once the input is durable."""
 
     def __init__(self, scenario: fmt.Scenario, book: Book, clock: Clock, *, max_batch: int = 1_000,
-                 inbox: int = 10_000, tick_s: float = 1.0) -> None:
+                 inbox: int = 10_000, tick_s: float = 1.0, grace_seconds: int | None = None) -> None:
         self.book = book
         self.clock = clock
         self.max_batch = max_batch
         self.tick_s = tick_s if math.isfinite(tick_s) else 1e9
         self.runtimes: list[Runtime] = []
+        # Live time: a live server passes LIVE_GRACE_SECONDS; None keeps the scenario's (a
+        # replay must settle periods exactly as the run it replays did).
+        grace = scenario.grace_seconds if grace_seconds is None else grace_seconds
         for tree in account_trees(scenario):
             catalog = build_catalog(scenario)
             rt = Runtime(catalog, packages_of(catalog, scenario), book, start=scenario.start, horizon=scenario.end,
-                         autoflush=False)
+                         autoflush=False, grace_seconds=grace)
             for item in customer_inputs(catalog, scenario):
                 if item.customer in tree:
                     answer = rt.apply(item)

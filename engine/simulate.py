@@ -38,7 +38,8 @@ def load(path: str | Path | None = None) -> Scenario:
 def runtime_for(scenario: Scenario, book: Book) -> Runtime:
     """A runtime with the scenario's catalog and packages, its customers not yet created."""
     catalog = build_catalog(scenario)
-    return Runtime(catalog, packages_of(catalog, scenario), book, start=scenario.start, horizon=scenario.end)
+    return Runtime(catalog, packages_of(catalog, scenario), book, start=scenario.start, horizon=scenario.end,
+                   grace_seconds=scenario.grace_seconds)
 
 
 def run_scenario(scenario: Scenario, ledger_path: str, file: str = "<scenario>",
@@ -73,6 +74,8 @@ def _refused(scenario: Scenario, file: str, item: ins.Input, answer: ins.Answer)
     field = answer.field or "$"
     if field == "$.at" and item.source.startswith("$.timeline"):
         where = f"{item.source}.at"
+    elif field == "$.timestamp" and item.source.startswith("$.timeline"):
+        where = f"{item.source}.usage.timestamp"
     return ScenarioError(file, where, f"{kind_of(item)} at {format_at(item.at_us)}: {answer.reason}")
 
 
