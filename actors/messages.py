@@ -19,7 +19,8 @@ class Phase(IntEnum):
     creations; expiries (so breakage lands in the closing period); closing invoices; opening
     the next periods (recurring grants, advance charges); contract starts; grant activations
     and schedule items; other commands; usage. Closing every account before opening any keeps
-    a payer's invoice in step with its children's charges."""
+    a payer's invoice in step with its children's charges. With a grace (Live time) a
+    period's EXPIRE and CLOSE timers fall at its end + grace, after the next OPEN at the end."""
 
     CATALOG = 0
     EXPIRE = 1

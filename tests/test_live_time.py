@@ -11,10 +11,13 @@ from pathlib import Path
 
 import msgspec
 import pytest
+import trio
 
 from meterbook.actors.pool import CreditPool
 from meterbook.engine import inputs as ins
-from meterbook.engine.from_scenario import scenario_inputs
+from meterbook.engine.clock import ManualClock
+from meterbook.engine.from_scenario import entry_input, scenario_inputs
+from meterbook.engine.live import LIVE_GRACE_SECONDS, LiveRunner
 from meterbook.engine.runtime import Runtime
 from meterbook.engine.simulate import run_scenario, runtime_for
 from meterbook.ledger import Book, export_lines
@@ -318,3 +321,33 @@ def test_a_late_child_event_lands_on_the_payer_s_previous_invoice(run_text) -> N
     assert got[("org", "2026-01-01T00:00:00Z")] == "3.00"
     assert got[("org", "2026-02-01T00:00:00Z")] == "0.00"
     assert r.money(r.rollup_usage("org", parse_at("2026-01-01"))) == "3.00"
+
+
+async def test_the_live_runner_takes_late_usage_within_its_grace(tmp_path: Path) -> None:
+    """Live, with the server's grace (3600 s, as the file says): e3 is taken as in simulation
+    (the two ledgers are byte-identical) and an event an hour and a microsecond late is refused."""
+    scenario = load_text(LATE, "t.yaml")
+    book = Book(tmp_path / "live.sqlite", durable=True)
+    clock = ManualClock(scenario.start)
+    runner = LiveRunner(scenario, book, clock, tick_s=0.01, grace_seconds=LIVE_GRACE_SECONDS)
+    catalog = runner.runtimes[0].catalog
+    acks = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        for i, entry in enumerate(scenario.timeline):
+            clock.set(entry.at)
+            acks.append(await runner.submit(entry_input(catalog, entry, i, f"$.timeline[{i}]")))
+        too_late = ins.RecordUsage(id="e4", at_us=FEB1 + HOUR // 2, customer="acme", event_type="call",
+                                   properties={"n": 1}, timestamp_us=FEB1 - HOUR // 2 - 1)
+        acks.append(await runner.submit(too_late))
+        await runner.close()
+    await runner.finish()
+    assert [a.accepted for a in acks] == [True, True, True, False]
+    assert acks[-1].error == (
+        "input e4: $.timestamp: 2026-01-31T23:29:59.999999Z is older than the grace allows: usage may arrive at "
+        "most grace_seconds (3600) after its timestamp, and this one arrives at 2026-02-01T00:30:00Z")
+    live = export_lines(book.conn)
+    book.close()
+    sim = run_scenario(scenario, str(tmp_path / "sim.sqlite"), "t.yaml", tmp_path)
+    assert live == export_lines(sim.book.conn)
+    sim.book.close()
