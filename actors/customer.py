@@ -14,6 +14,7 @@ from typing import Any
 from meterbook.actors.accounts import Chart
 from meterbook.actors.catalog import Catalog, ContractSpec
 from meterbook.actors.customer_edits import EditsMixin
+from meterbook.actors.customer_state import GracePeriod
 from meterbook.actors.customer_usage import UsageMixin
 from meterbook.actors.errors import CommandError, require
 from meterbook.actors.invoice import Invoice, Line
@@ -41,6 +42,7 @@ from meterbook.actors.messages import (
 )
 from meterbook.actors.money import in_range
 from meterbook.actors.periods import fraction_left, next_month, period_label
+from meterbook.errors import invariant
 from meterbook.ledger import Book
 
 
@@ -49,10 +51,10 @@ class Customer(UsageMixin, EditsMixin):
 
     def __init__(
         self, *, id: str, name: str, contract: ContractSpec, start: int, catalog: Catalog,
-        chart: Chart, book: Book, mail: Mailbox, horizon: int, seats: tuple[str, ...] = (),
+        chart: Chart, book: Book, mail: Mailbox, horizon: int, seats: tuple[str, ...] = (), grace: int = 0,
     ) -> None:
         super().__init__(id=id, name=name, contract=contract, start=start, catalog=catalog, chart=chart,
-                         book=book, mail=mail, horizon=horizon, seats=seats)
+                         book=book, mail=mail, horizon=horizon, seats=seats, grace=grace)
 
     def handle(self, msg: Msg, now: int) -> None:
         """Apply one message at engine time `now`."""
@@ -80,23 +82,39 @@ class Customer(UsageMixin, EditsMixin):
         self.invoices.append(self.invoice)
         self.aggs = {}
         self.paid_max = {}
-        for seat in [s for s, assigned in self.seats.items() if not assigned]:
-            del self.seats[seat]  # removed last period: retired now (its grants ended with it)
+        # Seats removed last period are retired when it settles (their grants end with it):
+        # now, or (Live time) once its grace is over, as late usage may still name them.
+        retiring = tuple(s for s, assigned in self.seats.items() if not assigned)
+        if self.previous is not None:
+            self.previous.retiring = retiring
+        else:
+            for seat in retiring:
+                del self.seats[seat]
         fraction = fraction_left(now)
         for sub in self.contract.subscriptions:
             qty = self.sub_quantity(sub.id)
             self.paid_max[sub.id] = qty
             self.charge_subscription(sub.id, qty, fraction, now, cause, "subscription")
         label = period_label(end)
-        self.mail.later(end, Phase.CLOSE, self.id, Close(cause=f"period:{self.id}:{period_label(start)}:close"))
+        self.mail.later(self.settles_at(end), Phase.CLOSE, self.id,
+                        Close(period=start, cause=f"period:{self.id}:{period_label(start)}:close"))
         if end < self.horizon:
             self.mail.later(end, Phase.OPEN, self.id, Open(cause=f"period:{self.id}:{label}:open"))
         self.grant_recurring(self.contract.recurring, now, end, fraction, cause, None)
 
     def on_close(self, msg: Close, now: int) -> None:
-        """Finalize the invoice of the period ending now (rule 3: each line rounded once)."""
-        inv = self.invoice
-        require(inv is not None and now == self.period_end, f"{self.id}: no period ends at this time")
+        """Finalize the invoice of a period (rule 3: each line rounded once): the one ending
+        now, or (Live time) the one whose grace ends now."""
+        prev = self.previous
+        if prev is not None and prev.start == msg.period:
+            inv: Invoice | None = prev.invoice
+            self.previous = None
+            for seat in prev.retiring:
+                if not self.seats.get(seat, True):
+                    del self.seats[seat]  # still unassigned: retired with its period
+        else:
+            inv, self.invoice = self.invoice, None
+        require(inv is not None and inv.start == msg.period, f"{self.id}: no period to close at this time")
         assert inv is not None
         cur = self.catalog.currency
         total = inv.rounded_total(cur.scale, cur.decimals)
@@ -110,15 +128,22 @@ class Customer(UsageMixin, EditsMixin):
             (self.chart.receivable(self.id), total), (self.chart.unbilled(self.id), -exact),
             (self.chart.rounding(), exact - total)])
         self.roll_up(inv.start, msg.cause, spend_units=total)
-        self.invoice = None
 
     def on_open(self, msg: Open, now: int) -> None:
-        """Open the period starting now."""
+        """Open the period starting now. The period that ended now is still open when it has a
+        grace (Live time): it waits, a draft, for late usage until it settles."""
+        if self.invoice is not None:
+            invariant(self.previous is None, f"{self.id}: two ended periods wait out their grace at once")
+            self.invoice.status = "draft"
+            self.previous = GracePeriod(self.period_start, self.period_end, self.invoice, self.aggs,
+                                        dict(self.recurring_amounts))
         self._open_period(now, next_month(now), now, msg.cause)
 
     def on_charge(self, msg: Charge, now: int) -> None:
-        """A `payer: parent` descendant's charge, for this invoice (already booked)."""
-        invoice = self.open_invoice(f"{msg.source}'s charge")
+        """A `payer: parent` descendant's charge, for the invoice of the period it belongs to
+        (already booked): the current one, or the one in its grace for late usage."""
+        held = self.in_grace(msg.at_us)
+        invoice = held.invoice if held is not None else self.open_invoice(f"{msg.source}'s charge")
         if msg.kind == "usage":
             invoice.accrue_usage(msg.product or "", msg.description, msg.source, False, msg.unit or "",
                                  msg.units, msg.gross_units, msg.credits_units, msg.package)
@@ -148,6 +173,9 @@ class Customer(UsageMixin, EditsMixin):
             if isinstance(forfeited, Forfeited):
                 for retired in forfeited.retired:
                     self.note_retired("", retired, holder, now, msg.cause)
+        # Recurring grants of the old package that ended and wait out their grace expire with
+        # no rollover: the old package's rolled-over credits would be forfeited by the change.
+        self.recurring_grants.clear()
         seats = next((self.assigned[s.id] for s in old.subscriptions if s.seat_based), [])
         self.assigned = {}
         self.quantity = {}

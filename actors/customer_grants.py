@@ -67,7 +67,9 @@ class GrantsMixin(CustomerState):
         self.holders[terms.id] = holder
         self.mail.ask(holder, Fund(grant=terms, cause=cause))
         if terms.end < FOREVER:
-            self.mail.later(terms.end, Phase.EXPIRE, self.id, Expire(grant=terms.id, cause=cause))
+            # Booked once late usage can no longer draw it (Live time: end + grace).
+            self.mail.later(self.settles_at(terms.end), Phase.EXPIRE, self.id,
+                            Expire(grant=terms.id, end=terms.end, cause=cause))
 
     def on_invoice_item(self, msg: InvoiceItem, now: int) -> None:
         """Bill one item of a commit's invoice schedule."""
@@ -141,29 +143,37 @@ class GrantsMixin(CustomerState):
                   f"purchase:{self.id}:{msg.id}")
 
     def on_expire(self, msg: Expire, now: int) -> None:
-        """End a grant at its end: roll over what the rules allow, book the rest as breakage."""
+        """Settle a grant that ended at `msg.end` (now, or a grace ago): roll over what the
+        rules allow into the next period, book the rest as breakage of the period it ended in."""
         holder = self.holders.get(msg.grant)
         if holder is None:
             return
-        cap, carry_end = self._rollover_cap(msg.grant, now), next_month(now)
-        retired = self.mail.ask(holder, Retire(grant=msg.grant, kind="expiry", carry_cap=cap, carry_end=carry_end,
-                                               cause=msg.cause))
+        cap, carry_end = self._rollover_cap(msg.grant, msg.end), next_month(msg.end)
+        retired = self.mail.ask(holder, Retire(grant=msg.grant, kind="expiry", carry_cap=cap, carry_start=msg.end,
+                                               carry_end=carry_end, cause=msg.cause))
         if isinstance(retired, Retired):
-            self.note_retired(msg.grant, retired, holder, now, msg.cause)
+            self.note_retired(msg.grant, retired, holder, now, msg.cause, ended=msg.end)
             if retired.rolled is not None:
                 self.holders[retired.rolled] = holder
-                self.mail.later(carry_end, Phase.EXPIRE, self.id, Expire(grant=retired.rolled, cause=msg.cause))
+                self.mail.later(self.settles_at(carry_end), Phase.EXPIRE, self.id,
+                                Expire(grant=retired.rolled, end=carry_end, cause=msg.cause))
 
-    def _rollover_cap(self, grant: str, now: int) -> int:
-        """How much of an ending recurring grant may roll over: f x what the period granted
-        (per seat for individual allocations), rounded like any credit grant; 0 otherwise."""
+    def _rollover_cap(self, grant: str, end: int) -> int:
+        """How much of a recurring grant that ended at `end` may roll over: f x what its
+        period granted (per seat for individual allocations), rounded like any credit grant;
+        0 otherwise (and at the run's end)."""
         spec, seat = self._recurring_of(grant)
-        if spec is None or spec.rollover is None or now >= self.horizon:
+        if spec is None or spec.rollover is None or end >= self.horizon:
             return 0
-        if seat is not None and not self.seats.get(seat, False):
-            return 0  # a departed seat rolls nothing into a period it no longer belongs to
+        # The ended period's figures: kept while it waits out its grace (Live time), else current.
+        settling = self.in_grace(end - 1)
+        if seat is not None:
+            departed = seat in settling.retiring if settling is not None else not self.seats.get(seat, False)
+            if departed:
+                return 0  # a departed seat rolls nothing into a period it no longer belongs to
         unit = self.catalog.units[spec.unit]
-        period_grant = self.recurring_amounts.get((spec.id, seat), 0)
+        amounts = settling.recurring_amounts if settling is not None else self.recurring_amounts
+        period_grant = amounts.get((spec.id, seat), 0)
         return round_to_display(Fraction(spec.rollover) * Fraction(period_grant, 10**unit.scale),
                                 unit.scale, unit.decimals)
 
@@ -175,12 +185,15 @@ class GrantsMixin(CustomerState):
         rc_id, seat = origin
         return next((rc for rc in self.contract.recurring if rc.id == rc_id), None), seat
 
-    def note_retired(self, grant: str, retired: Retired, holder: str, now: int, cause: str) -> None:
-        """Record breakage in the period that ends now, and bill a postpaid commit's true-up."""
+    def note_retired(self, grant: str, retired: Retired, holder: str, now: int, cause: str,
+                     ended: int | None = None) -> None:
+        """Record breakage in the period the grant ended in (`ended`, default now: a forfeit),
+        and bill a postpaid commit's true-up on that period's invoice (booked now)."""
+        end = now if ended is None else ended
         if retired.breakage:
-            key = (retired.unit, self.period_key(now - 1))
+            key = (retired.unit, self.period_key(end - 1))
             self.breakage[key] = self.breakage.get(key, 0) + retired.breakage
         if retired.true_up:
             line = Line(kind="commit_true_up", description=f"Commit {grant} true-up", units=retired.true_up)
             self.bill(line, now, "commit_true_up", cause, self.chart.commit_contract(self.id, grant),
-                      f"true_up:{self.id}:{grant}")
+                      f"true_up:{self.id}:{grant}", period_at=end - 1)

@@ -15,7 +15,7 @@ from meterbook.actors.invoice import Invoice, Line
 from meterbook.actors.mailbox import Mailbox, rollup_address, seat_address
 from meterbook.actors.messages import Charge, Rollup
 from meterbook.actors.money import round_to_display
-from meterbook.actors.periods import next_month, period_of
+from meterbook.actors.periods import next_month, period_of, settles_at
 from meterbook.actors.rating import Aggregate
 from meterbook.ledger import Book
 
@@ -32,12 +32,30 @@ class PriceWindow:
         self.version = version
 
 
+class GracePeriod:
+    """A period that has ended but is not settled yet (Live time): until its end + grace, late
+    usage stamped inside it is rated on its aggregates (its tier position) and billed on its
+    invoice, a draft until then. It also remembers what settling needs: the recurring amounts
+    it granted (the rollover cap) and the seats that left with it (retired once it settles)."""
+
+    __slots__ = ("aggs", "end", "invoice", "recurring_amounts", "retiring", "start")
+
+    def __init__(self, start: int, end: int, invoice: Invoice, aggs: dict[str, Aggregate],
+                 recurring_amounts: dict[tuple[str, str | None], int]) -> None:
+        self.start = start
+        self.end = end
+        self.invoice = invoice
+        self.aggs = aggs
+        self.recurring_amounts = recurring_amounts
+        self.retiring: tuple[str, ...] = ()
+
+
 class CustomerState:
     """State of one customer account and the helpers every part of the actor uses."""
 
     def __init__(
         self, *, id: str, name: str, contract: ContractSpec, start: int, catalog: Catalog,
-        chart: Chart, book: Book, mail: Mailbox, horizon: int, seats: tuple[str, ...] = (),
+        chart: Chart, book: Book, mail: Mailbox, horizon: int, seats: tuple[str, ...] = (), grace: int = 0,
     ) -> None:
         self.address = id
         self.id = id
@@ -48,6 +66,7 @@ class CustomerState:
         self.book = book
         self.mail = mail
         self.horizon = horizon
+        self.grace = grace  # Live time: how long after its end a period (or grant) is settled, in us
         self.ancestors: tuple[str, ...] = ()
         self.payer = id
         self.assigned: dict[str, list[str]] = {}
@@ -64,6 +83,7 @@ class CustomerState:
         self.period_start = start
         self.period_end = next_month(start)
         self.aggs: dict[str, Aggregate] = {}
+        self.previous: GracePeriod | None = None  # the period that ended and waits out its grace
         self.denied = 0
         self.denied_ids: list[str] = []
         self.breakage: dict[tuple[str, int], int] = {}
@@ -106,6 +126,10 @@ class CustomerState:
         """A counter for names that must stay unique within this customer."""
         self._counter += 1
         return self._counter
+
+    def settles_at(self, end: int) -> int:
+        """When what ends at `end` is settled (end + grace, capped at the run's end)."""
+        return settles_at(end, self.grace)
 
     def period_key(self, at_us: int) -> int:
         """Start of this customer's period holding `at_us` (a first period may be short)."""
@@ -152,17 +176,20 @@ class CustomerState:
             seat_address(self.id, s) for s in self.seats]
 
     # -- billing --------------------------------------------------------------------------
-    def bill(self, line: Line, at_us: int, kind: str, cause: str, revenue: int, key: str) -> None:
-        """Book a currency line to the paying customer's receivable; put it on this customer's
-        invoice, or send it to the payer's (`payer: parent`)."""
+    def bill(self, line: Line, at_us: int, kind: str, cause: str, revenue: int, key: str,
+             period_at: int | None = None) -> None:
+        """Book a currency line at `at_us` to the paying customer's receivable; put it on this
+        customer's invoice of the period holding `period_at` (default `at_us`), or send it to
+        the payer's (`payer: parent`)."""
         if line.package is None:
             line.package = self.contract.package
         self.book.post(key, at_us, kind, cause, [(self.chart.unbilled(self.payer), line.units), (revenue, -line.units)])
+        when = at_us if period_at is None else period_at
         if self.payer == self.id:
-            self.open_invoice(key).add(line)
+            self.invoice_for(when, key).add(line)
         else:
             self.mail.tell(self.payer, Charge(
-                kind=line.kind, description=line.description, units=line.units, source=self.id,
+                kind=line.kind, description=line.description, units=line.units, source=self.id, at_us=when,
                 product=line.product, quantity=line.quantity, unit=line.unit, package=line.package, cause=cause))
 
     def open_invoice(self, what: str) -> Invoice:
@@ -171,6 +198,24 @@ class CustomerState:
         require(invoice is not None, f"customer {self.id} has no open invoice for {what}")
         assert invoice is not None
         return invoice
+
+    def in_grace(self, at_us: int) -> GracePeriod | None:
+        """The ended period still waiting out its grace that holds `at_us` (Live time); None
+        when `at_us` is in the period in progress, or in no period kept open."""
+        prev = self.previous
+        if prev is not None and prev.start <= at_us < self.period_start:
+            return prev
+        return None
+
+    def invoice_for(self, at_us: int, what: str) -> Invoice:
+        """The invoice of the period holding `at_us`: the one in progress, or (Live time) the
+        ended period still waiting out its grace; a refusal if neither holds it."""
+        if at_us >= self.period_start:
+            return self.open_invoice(what)
+        held = self.in_grace(at_us)
+        require(held is not None, f"customer {self.id}: the period holding {what} is settled already")
+        assert held is not None
+        return held.invoice
 
     def money_line(self, value: Fraction) -> int:
         """A currency amount rounded half-up to the cent, at the ledger scale (rule 3)."""

@@ -52,11 +52,13 @@ class UsageMixin(CustomerState):
     """Usage rating and drawdown."""
 
     def on_usage(self, msg: Usage, now: int) -> None:
-        """Rate one event, hold grants for each charge, then commit all or release all."""
+        """Rate one event, hold grants for each charge, then commit all or release all. The
+        event's time (`msg.at_us`, its timestamp) picks its period, rate and grants; what it
+        books is booked now, at its arrival (Live time)."""
         products = self.catalog.by_event_type.get(msg.event_type)
         if not products:
             return
-        rated = self._rate(msg, products, now)
+        rated = self._rate(msg, products, self._aggregates(msg))
         charged = [r for r in rated if r.charge > 0]
         if len(charged) == 1 and not self.ancestors and not (self.seat_keys and self._names_a_seat(msg)):
             self._settle_one(msg, rated, charged[0], now)
@@ -64,7 +66,7 @@ class UsageMixin(CustomerState):
         block = self.contract.on_exhausted == "block"
         try:
             for r in charged:
-                self._hold(msg, r, now)
+                self._hold(msg, r)
             short = [r for r in charged if r.covered < r.charge]
             unpriced = [r for r in short if not self.catalog.units[r.price.unit].billable]
             if unpriced and not block:
@@ -79,7 +81,7 @@ class UsageMixin(CustomerState):
         for r in rated:
             r.agg.commit(r.quantity, r.after)
             if r.charge > 0:
-                self._book(msg, r, self._commit(msg, r, now), now)
+                self._book(msg, r, self._commit(msg, r), now)
 
     def _settle_one(self, msg: Usage, rated: list[Rated], r: Rated, now: int) -> None:
         """One charge, one holder: reserve and commit in a single message. What may not be
@@ -91,7 +93,7 @@ class UsageMixin(CustomerState):
         pool = self.pools.get(unit)
         if pool is not None:
             drawn = self.mail.ask(pool, Reserve(
-                hold="", unit=unit, product=r.product.id, at_us=now, units=r.charge,
+                hold="", unit=unit, product=r.product.id, at_us=msg.at_us, units=r.charge,
                 requester=self.id, settle="commit_if_full" if all_or_nothing else "commit", cause=msg.cause))
             assert isinstance(drawn, Drawn)
             takes = drawn.takes
@@ -123,8 +125,19 @@ class UsageMixin(CustomerState):
         self.denied += 1
         self.denied_ids.append(msg.id)
 
-    def _rate(self, msg: Usage, products: list[Product], now: int) -> list[Rated]:
-        """The charge the event adds on each product it feeds (nothing is changed yet)."""
+    def _aggregates(self, msg: Usage) -> dict[str, Aggregate]:
+        """The usage aggregates of the period holding the event: the one in progress, or (Live
+        time) the ended one waiting out its grace, so a late event continues its tiers."""
+        if msg.at_us >= self.period_start:
+            return self.aggs
+        held = self.in_grace(msg.at_us)
+        require(held is not None, f"usage {msg.id}: the period holding its timestamp is settled already")
+        assert held is not None
+        return held.aggs
+
+    def _rate(self, msg: Usage, products: list[Product], aggs: dict[str, Aggregate]) -> list[Rated]:
+        """The charge the event adds on each product it feeds, at the rate in force at its
+        time, on the aggregates of its period (nothing is changed yet)."""
         rated = []
         props = msg.properties
         for product in products:
@@ -142,12 +155,12 @@ class UsageMixin(CustomerState):
             # corrections are credits, not negative usage.
             require(type(qty) is str or qty >= 0,  # type: ignore[operator]
                     f"usage {msg.id}: {metric.property} is negative ({qty}); send a correction as a credit")
-            price = self.price(product.id, now)
+            price = self.price(product.id, msg.at_us)
             if price is None:
                 continue
-            agg = self.aggs.get(product.id)
+            agg = aggs.get(product.id)
             if agg is None:
-                agg = self.aggs[product.id] = Aggregate(metric.aggregation)
+                agg = aggs[product.id] = Aggregate(metric.aggregation)
             after = agg.after(qty)
             charge = charge_units(price, agg.value, after, price.scale)
             if not -MAX_UNITS <= charge <= MAX_UNITS:
@@ -155,7 +168,7 @@ class UsageMixin(CustomerState):
             rated.append(Rated(product, price, agg, qty, after, charge))
         return rated
 
-    def _hold(self, msg: Usage, r: Rated, now: int) -> None:
+    def _hold(self, msg: Usage, r: Rated) -> None:
         """Hold what the event's seat, then the pooled grants (own and ancestors'), can give."""
         unit, product, need = r.price.unit, r.product.id, r.charge
         hold = f"{msg.cause}:{product}"
@@ -163,26 +176,26 @@ class UsageMixin(CustomerState):
             seat = msg.properties.get(key)
             if seat is not None and str(seat) in self.seats and need > r.covered:
                 r.covered += self._ask_held(seat_address(self.id, str(seat)), r, Reserve(
-                    hold=hold, unit=unit, product=product, at_us=now, units=need - r.covered,
+                    hold=hold, unit=unit, product=product, at_us=msg.at_us, units=need - r.covered,
                     requester=self.id, cause=msg.cause))
         if need <= r.covered:
             return
         if not self.ancestors:
             if unit in self.pools:
                 r.covered += self._ask_held(pool_address(self.id, unit), r, Reserve(
-                    hold=hold, unit=unit, product=product, at_us=now, units=need - r.covered,
+                    hold=hold, unit=unit, product=product, at_us=msg.at_us, units=need - r.covered,
                     requester=self.id, cause=msg.cause))
             return
-        self._hold_across(msg, r, hold, now)
+        self._hold_across(msg, r, hold)
 
-    def _hold_across(self, msg: Usage, r: Rated, hold: str, now: int) -> None:
+    def _hold_across(self, msg: Usage, r: Rated, hold: str) -> None:
         """Rule 4 across owners: quote every pool that may pay, merge in rank order (own
         before an ancestor's, nearer before farther), then take exactly the plan."""
         unit, product = r.price.unit, r.product.id
         offered: list[tuple[tuple[Any, ...], tuple[str, str], int]] = []
         for distance, owner in enumerate((self.id, *self.ancestors)):
             offer = self.mail.ask(pool_address(owner, unit), Quote(
-                unit=unit, product=product, at_us=now, requester=self.id, cause=msg.cause))
+                unit=unit, product=product, at_us=msg.at_us, requester=self.id, cause=msg.cause))
             if isinstance(offer, Offer):
                 offered += [(rank(o.rank, distance, o.grant), (offer.holder, o.grant), o.units) for o in offer.items]
         offered.sort(key=lambda item: item[0])
@@ -208,12 +221,12 @@ class UsageMixin(CustomerState):
                 self.mail.ask(holder, Release(hold=hold, cause=msg.cause))
             r.holds = []
 
-    def _commit(self, msg: Usage, r: Rated, now: int) -> list[DrawnTake]:
+    def _commit(self, msg: Usage, r: Rated) -> list[DrawnTake]:
         """Commit the holds of one rated charge; what each grant gave."""
         hold = f"{msg.cause}:{r.product.id}"
         takes: list[DrawnTake] = []
         for holder in r.holds:
-            drawn = self.mail.ask(holder, Commit(hold=hold, at_us=now, requester=self.id, cause=msg.cause))
+            drawn = self.mail.ask(holder, Commit(hold=hold, at_us=msg.at_us, requester=self.id, cause=msg.cause))
             assert isinstance(drawn, Drawn)
             takes += drawn.takes
         return takes
@@ -247,11 +260,12 @@ class UsageMixin(CustomerState):
         # The product's usage line, here or (payer: parent) on the payer's invoice.
         money, credits = billed + postpaid, charge - left - postpaid
         if self.payer == self.id:
-            self.open_invoice(msg.cause).accrue_usage(product.id, product.name, self.id, True, unit, money, charge, credits,
-                                 self.contract.package)
+            self.invoice_for(msg.at_us, msg.cause).accrue_usage(product.id, product.name, self.id, True, unit, money,
+                                                                charge, credits, self.contract.package)
         else:
             self.mail.tell(self.payer, Charge(
-                kind="usage", description=product.name, units=money, source=self.id, product=product.id,
-                unit=unit, package=self.contract.package, gross_units=charge, credits_units=credits, cause=msg.cause))
+                kind="usage", description=product.name, units=money, source=self.id, at_us=msg.at_us,
+                product=product.id, unit=unit, package=self.contract.package, gross_units=charge,
+                credits_units=credits, cause=msg.cause))
         if unit == currency:
-            self.roll_up(now, msg.cause, usage_units=charge)
+            self.roll_up(msg.at_us, msg.cause, usage_units=charge)

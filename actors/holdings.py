@@ -141,10 +141,11 @@ class Holdings:
         for g, units in self.holds.pop(hold, ()):
             g.remaining += units
 
-    def retire(self, grant_id: str, kind: str, carry_cap: int, carry_end: int, now: int, cause: str,
+    def retire(self, grant_id: str, kind: str, carry_cap: int, carry_span: tuple[int, int], now: int, cause: str,
                currency: str) -> Retired | None:
-        """End a grant now: roll over up to `carry_cap`, book the rest as breakage (a postpaid
-        commit in the currency is trued up instead: its caller bills the line)."""
+        """End a grant now: roll over up to `carry_cap` into a grant for `carry_span` (start,
+        end), book the rest as breakage (a postpaid commit in the currency is trued up instead:
+        its caller bills the line)."""
         g = self.grants.get(grant_id)
         if g is None or g not in self.active:
             return None
@@ -158,7 +159,8 @@ class Holdings:
                            [(t.account, carry), (account, -carry)])
             g.remaining -= carry
             self.fund(GrantTerms(id=rolled, owner=t.owner, unit=t.unit, units=carry, priority=t.priority,
-                                 paid=t.paid, products=t.products, start=now, end=carry_end, account=account,
+                                 paid=t.paid, products=t.products, start=carry_span[0], end=carry_span[1],
+                                 account=account,
                                  rollover=True, recurring=None))
         left = g.remaining
         true_up = left if left and t.commit_type == "postpaid" and t.unit == currency else 0
@@ -170,10 +172,11 @@ class Holdings:
         return Retired(unit=t.unit, breakage=left, rolled=rolled, true_up=true_up)
 
     def forfeit_recurring(self, now: int, cause: str, currency: str) -> tuple[Retired, ...]:
-        """Retire every recurring or rolled-over grant (a package change forfeits them)."""
+        """Retire every recurring or rolled-over grant still running (a package change forfeits
+        them); one that has ended and waits for its expiry (Live time's grace) is left to it."""
         out = []
-        for g in [g for g in self.active if g.terms.recurring is not None or g.terms.rollover]:
-            retired = self.retire(g.terms.id, "forfeit", 0, 0, now, cause, currency)
+        for g in [g for g in self.active if (g.terms.recurring is not None or g.terms.rollover) and g.end > now]:
+            retired = self.retire(g.terms.id, "forfeit", 0, (0, 0), now, cause, currency)
             if retired is not None:
                 out.append(retired)
         return tuple(out)
@@ -235,7 +238,8 @@ class GrantHolder:
         self.holdings.fund(msg.grant)
 
     def _retire(self, msg: Retire, now: int) -> Retired | None:
-        return self.holdings.retire(msg.grant, msg.kind, msg.carry_cap, msg.carry_end, now, msg.cause, self.currency)
+        return self.holdings.retire(msg.grant, msg.kind, msg.carry_cap, (msg.carry_start, msg.carry_end), now,
+                                    msg.cause, self.currency)
 
     def _forfeit(self, msg: ForfeitRecurring, now: int) -> Forfeited:
         return Forfeited(self.holdings.forfeit_recurring(now, msg.cause, self.currency))

@@ -19,7 +19,8 @@ class Phase(IntEnum):
     creations; expiries (so breakage lands in the closing period); closing invoices; opening
     the next periods (recurring grants, advance charges); contract starts; grant activations
     and schedule items; other commands; usage. Closing every account before opening any keeps
-    a payer's invoice in step with its children's charges."""
+    a payer's invoice in step with its children's charges. With a grace (Live time) a
+    period's EXPIRE and CLOSE timers fall at its end + grace, after the next OPEN at the end."""
 
     CATALOG = 0
     EXPIRE = 1
@@ -49,11 +50,14 @@ class Start(Msg, frozen=True):
 
 
 class Usage(Msg, frozen=True):
-    """One usage event for the customer."""
+    """One usage event for the customer. `at_us` is when it happened (its timestamp, checked
+    by the engine): it picks the period, the rate and the grants; the engine's time when it
+    is handled is its arrival, when its postings are booked."""
 
     id: str
     event_type: str
     properties: dict[str, Any]
+    at_us: int
 
 
 class AddSeats(Msg, frozen=True):
@@ -116,7 +120,10 @@ class Lineage(Msg, frozen=True):
 
 
 class Close(Msg, frozen=True):
-    """The current period ends now: finalize its invoice."""
+    """Finalize the invoice of the period starting at `period`: at its end, or with a grace
+    (Live time) that long after it, once no late usage can reach it."""
+
+    period: int
 
 
 class Open(Msg, frozen=True):
@@ -138,9 +145,11 @@ class InvoiceItem(Msg, frozen=True):
 
 
 class Expire(Msg, frozen=True):
-    """A grant of this customer ends now."""
+    """A grant of this customer ended at `end`: retire it now (at `end`, or with a grace that
+    long after it, so late usage stamped before `end` could still draw it)."""
 
     grant: str
+    end: int
 
 
 class Charge(Msg, frozen=True):
@@ -151,6 +160,7 @@ class Charge(Msg, frozen=True):
     description: str
     units: int
     source: str
+    at_us: int
     product: str | None = None
     quantity: str | None = None
     unit: str | None = None
@@ -269,12 +279,14 @@ class Drawn(msgspec.Struct, frozen=True, gc=False):
 
 
 class Retire(Msg, frozen=True):
-    """End a grant now. `carry_cap`: roll over up to that much into a grant until
-    `carry_end` (recurring credits with rollover); the rest is breakage."""
+    """End a grant now. `carry_cap`: roll over up to that much into a grant for
+    [`carry_start`, `carry_end`) (recurring credits with rollover: the next period); the
+    rest is breakage."""
 
     grant: str
     kind: Literal["expiry", "forfeit"]
     carry_cap: int = 0
+    carry_start: int = 0
     carry_end: int = 0
 
 
@@ -288,7 +300,8 @@ class Retired(msgspec.Struct, frozen=True, gc=False):
 
 
 class ForfeitRecurring(Msg, frozen=True):
-    """A package change: retire every recurring and rolled-over grant now (forfeited)."""
+    """A package change: retire every recurring and rolled-over grant still running now
+    (forfeited); one that has ended and waits out its grace expires as usual."""
 
 
 class Forfeited(msgspec.Struct, frozen=True, gc=False):

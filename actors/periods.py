@@ -64,3 +64,12 @@ def add_months(at_us: int, months: int) -> int:
     year, month = when.year + month0 // 12, month0 % 12 + 1
     day = min(when.day, calendar.monthrange(year, month)[1])
     return _us(when.replace(year=year, month=month, day=day))
+
+
+def settles_at(end: int, grace: int) -> int:
+    """When what ends at `end` (a period, a grant) is settled: its invoice finalized, its
+    expiry and rollover booked. With a grace (Live time) that is `grace` after `end`, so late
+    usage stamped before `end` can still reach it. A run that ends before then leaves it
+    unsettled (the invoice a draft), exactly as a live ledger stands at that instant: the
+    journal of a live file, simulated to its horizon, must give its ledger back."""
+    return end + grace

@@ -78,7 +78,7 @@ async def per_actor(events: int) -> float:
         reply_send, reply_recv = trio.open_memory_channel[Drawn](1)
         async for usage in to_customer_recv:
             products = customer.catalog.by_event_type[usage.event_type]
-            rated = customer._rate(usage, products, at)
+            rated = customer._rate(usage, products, customer.aggs)
             r = rated[0]
             await to_pool_send.send((Reserve(hold="", unit="USD", product=r.product.id, at_us=at, units=r.charge,
                                              requester="c", settle="commit", cause=usage.cause), reply_send))
@@ -94,7 +94,8 @@ async def per_actor(events: int) -> float:
         nursery.start_soon(pool_task)
         nursery.start_soon(customer_task)
         for n in range(events):
-            await to_customer_send.send(Usage(id=f"e{n}", event_type="call", properties={"n": 3}, cause=f"usage:e{n}"))
+            await to_customer_send.send(Usage(id=f"e{n}", event_type="call", properties={"n": 3}, at_us=at,
+                                                 cause=f"usage:e{n}"))
         await to_customer_send.aclose()
     return events / (time.perf_counter() - t0)
 

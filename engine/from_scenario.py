@@ -245,7 +245,7 @@ def entry_input(catalog: Catalog, entry: fmt.Entry, index: int | None, source: s
     if entry.usage is not None:
         u = entry.usage
         return ins.RecordUsage(id=u.id, at_us=at, source=source, customer=u.customer, event_type=u.event_type,
-                               properties=u.properties)
+                               properties=u.properties, timestamp_us=u.timestamp)
     cid = entry.id or f"timeline-{index}"
     created = _created_input(catalog, entry, cid, source)
     if created is not None:

@@ -85,11 +85,14 @@ class CreatePackage(Input, frozen=True, kw_only=True):
 
 
 class RecordUsage(Input, frozen=True, kw_only=True):
-    """One usage event."""
+    """One usage event. `at_us` is its arrival (its place in the order); `timestamp_us`, when
+    given, is when it happened, which decides its period and the grants active for it (None:
+    its arrival, and the journal body omits it)."""
 
     customer: str
     event_type: str
     properties: dict[str, Any]
+    timestamp_us: int | None = None
 
     phase: ClassVar[Phase] = Phase.USAGE
 

@@ -24,7 +24,6 @@ from meterbook.engine import inputs as ins
 from meterbook.engine.settings import RunSettings, SettingsError, read_settings
 from meterbook.engine.to_scenario import entry_of
 from meterbook.errors import ScenarioError
-from meterbook.scenarios import Scenario
 from meterbook.scenarios.types import format_at, parse_at
 
 # Lines per write: large enough that the file calls do not count, small enough to stream.
@@ -129,7 +128,7 @@ def _end(settings: RunSettings, until: int | str | None, name: str) -> int:
 
 def header(settings: RunSettings, end: int, source: str) -> bytes:
     """The top of the file: format version and run settings (strings JSON-quoted, which YAML
-    reads as double-quoted scalars). `grace_seconds` is written once the format has it."""
+    reads as double-quoted scalars). """
     enc = msgspec.json.encode
     lines = [
         f"# The journal of {source}, written by `meterbook journal export`.".encode(),
@@ -140,8 +139,7 @@ def header(settings: RunSettings, end: int, source: str) -> bytes:
         b"end: " + enc(format_at(end)),
         b"currency: " + enc(settings.currency),
     ]
-    if "grace_seconds" in Scenario.__struct_fields__:
-        lines.append(b"grace_seconds: " + enc(settings.grace_seconds))
+    lines.append(b"grace_seconds: " + enc(settings.grace_seconds))
     return b"\n".join(lines) + b"\n"
 
 
@@ -173,15 +171,17 @@ class _JournaledUsage(msgspec.Struct):
     customer: str
     event_type: str
     properties: msgspec.Raw
+    timestamp_us: int | None = None
 
 
-class _UsageBody(msgspec.Struct):
+class _UsageBody(msgspec.Struct, omit_defaults=True):
     """The `usage:` body of a timeline entry, its properties copied through as JSON."""
 
     id: str
     customer: str
     event_type: str
     properties: msgspec.Raw
+    timestamp: str | None = None
 
 
 class _UsageEntry(msgspec.Struct):
@@ -211,8 +211,9 @@ def entries(conn: sqlite3.Connection, currency: str, end: int) -> Iterator[bytes
         if kind == "RecordUsage":
             u = decode_usage(body)
             if _EXPONENT.search(u.properties) is None:
+                stamp = format_at(u.timestamp_us) if u.timestamp_us is not None else None
                 yield b"- " + encode(_UsageEntry(format_at(u.at_us), _UsageBody(
-                    u.id, u.customer, u.event_type, u.properties))) + b"\n"
+                    u.id, u.customer, u.event_type, u.properties, stamp))) + b"\n"
                 continue
         yield b"- " + encode(careful_entry(decode(body), currency)) + b"\n"
 

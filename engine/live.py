@@ -117,7 +117,8 @@ class LiveRunner:
         self.settings = settings_of(book, currency, grace_seconds, clock.now_us())
         unit = Unit(id=self.settings.currency, decimals=2, is_currency=True)
         catalog = Catalog(unit, {unit.id: unit}, {})
-        self.runtime = Runtime(catalog, {}, book, start=self.settings.start_us, horizon=FOREVER, autoflush=False)
+        self.runtime = Runtime(catalog, {}, book, start=self.settings.start_us, horizon=FOREVER, autoflush=False,
+                               grace_seconds=self.settings.grace_seconds)
         # The order inputs were stamped in: (instant, phase) of the last one applied, and the
         # instant up to which every timer has fired (an input is always stamped after it).
         self.last = (self.settings.start_us, int(Phase.CATALOG))

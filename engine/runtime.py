@@ -38,6 +38,7 @@ from meterbook.engine.edits import edit_message
 from meterbook.engine.router import ENGINE, Router
 from meterbook.errors import InputError
 from meterbook.ledger import Book
+from meterbook.scenarios.live_time import SECOND_US, effective_time, timestamp_problem
 from meterbook.scenarios.types import format_at
 
 FLUSH_EVERY = 20_000
@@ -86,11 +87,15 @@ class Runtime:
     """One engine: a catalog, the actors of some account trees, their timers, one ledger."""
 
     def __init__(self, catalog: Catalog, packages: dict[str, ContractTerms], book: Book, *, start: int,
-                 horizon: int, autoflush: bool = True) -> None:
+                 horizon: int, autoflush: bool = True, grace_seconds: int = 0) -> None:
         self.catalog = catalog
         self.book = book
         self.start = start
         self.horizon = horizon
+        # Live time: how long after its timestamp usage may arrive; periods settle that long
+        # after they end (scenarios/live_time.py, docs/semantics.md "Live time").
+        self.grace_seconds = grace_seconds
+        self.grace = grace_seconds * SECOND_US
         self.autoflush = autoflush
         for unit in catalog.units.values():
             book.unit(unit.id, unit.scale, unit.decimals)
@@ -239,7 +244,7 @@ class Runtime:
             contract = contract_of(item.terms, start)
         actor = Customer(id=cid, name=item.name or cid, contract=contract, start=start,
                          catalog=self.catalog, chart=self.chart, book=self.book, mail=self.router,
-                         horizon=self.horizon, seats=item.seats)
+                         horizon=self.horizon, seats=item.seats, grace=self.grace)
         self.customers[cid] = actor
         self.router.add(actor)
         self.provisioned[cid] = item.package
@@ -319,9 +324,25 @@ class Runtime:
         # _deliver written out: this runs once per event.
         actor = self.customers.get(item.customer)
         if actor is None or item.at_us < actor.start:
-            self._known(item, item.customer)  # raises, naming what is wrong
+            actor = self._known(item, item.customer)  # raises, naming what is wrong
+        stamp = item.at_us if item.timestamp_us is None else self._stamp(item, actor)
         self.router.deliver(item.customer, Usage(id=item.id, event_type=item.event_type,
-                                                 properties=item.properties, cause=cause))
+                                                 properties=item.properties, at_us=stamp, cause=cause))
+
+    def _stamp(self, item: ins.RecordUsage, actor: Customer) -> int:
+        """The instant a usage event with a timestamp is billed at, or a refusal at
+        `$.timestamp` (too far ahead of its arrival, older than the grace, before its
+        customer starts, or at or after the end of the run)."""
+        assert item.timestamp_us is not None
+        stamp = item.timestamp_us
+        problem = timestamp_problem(stamp, item.at_us, self.grace_seconds)
+        if problem is None and stamp < actor.start:
+            problem = f"{format_at(stamp)} is before customer {actor.id!r} starts ({format_at(actor.start)})"
+        if problem is None and stamp >= self.horizon:
+            problem = f"{format_at(stamp)} is at or after the end of the run ({format_at(self.horizon)})"
+        if problem is not None:
+            raise InputError(item.id, "$.timestamp", problem)
+        return effective_time(stamp, item.at_us)
 
     def _add_seats(self, item: ins.AddSeats, cause: str) -> None:
         self._deliver(item, item.customer, AddSeats(subscription=item.subscription, seats=item.seats,

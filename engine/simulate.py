@@ -37,10 +37,11 @@ def load(path: str | Path | None = None) -> Scenario:
 
 
 def runtime_for(scenario: Scenario, book: Book) -> Runtime:
-    """A runtime for the scenario's window and currency, with nothing else yet: its catalog
-    and customers come as create inputs (`from_scenario.declared_inputs`), so the journal
-    holds them."""
-    return Runtime(empty_catalog(scenario), {}, book, start=scenario.start, horizon=scenario.end)
+    """A runtime for the scenario's window, currency and grace, with nothing else yet: its
+    catalog and customers come as create inputs (`from_scenario.declared_inputs`), so the
+    journal holds them."""
+    return Runtime(empty_catalog(scenario), {}, book, start=scenario.start, horizon=scenario.end,
+                   grace_seconds=scenario.grace_seconds)
 
 
 def run_scenario(scenario: Scenario, ledger_path: str, file: str = "<scenario>",
@@ -79,6 +80,8 @@ def _refused(scenario: Scenario, file: str, item: ins.Input, answer: ins.Answer)
         where = f"{item.source}.at"
     elif isinstance(item, ins.EditContract) and field.startswith("$.") and item.source.startswith("$.timeline"):
         where = f"{item.source}.edit_contract{field[1:]}"  # its fields are named as the file's
+    elif field == "$.timestamp" and item.source.startswith("$.timeline"):
+        where = f"{item.source}.usage.timestamp"
     return ScenarioError(file, where, f"{kind_of(item)} at {format_at(item.at_us)}: {answer.reason}")
 
 

@@ -166,9 +166,10 @@ def contract(terms: ContractTerms, currency: str) -> Data:
 # -- one writer per kind of input: (the entry's command, its body) -------------------------
 
 def _usage(item: ins.RecordUsage, currency: str) -> tuple[str, Data]:
-    # A usage `timestamp:` (being added on another branch) is written here, when it differs from `at`.
-    return "usage", {"id": item.id, "customer": item.customer, "event_type": item.event_type,
-                     "properties": item.properties}
+    out: Data = {"id": item.id, "customer": item.customer, "event_type": item.event_type,
+                 "properties": item.properties}
+    _put(out, "timestamp", format_at(item.timestamp_us) if item.timestamp_us is not None else None)
+    return "usage", out
 
 
 def _customer(item: ins.CreateCustomer, currency: str) -> tuple[str, Data]:

@@ -125,10 +125,14 @@ class Customer(_Base, kw_only=True, frozen=True):
 
 
 class UsageEvent(_Base, kw_only=True, frozen=True):
+    """A usage event. `timestamp` (default: the entry's `at`, its arrival) decides its period
+    and which grants are active for it; `at` decides its place in the order (Live time)."""
+
     id: str
     customer: str
     event_type: str
     properties: dict[str, Any] = {}
+    timestamp: At | None = None
 
 
 class SeatChange(_Base, kw_only=True, frozen=True):
@@ -315,6 +319,7 @@ class Scenario(_Base, kw_only=True, frozen=True):
     start: At
     end: At
     currency: str = "USD"
+    grace_seconds: int = 0  # how long after its timestamp usage may arrive (Live time)
     credit_types: list[CreditType] = []
     products: list[Product] = []
     rate_cards: list[RateCard] = []

@@ -32,6 +32,7 @@ from meterbook.scenarios.generators import (
     quantities_in,
     quantity_metrics,
 )
+from meterbook.scenarios.live_time import MAX_GRACE_SECONDS, timestamp_problem
 from meterbook.scenarios.types import format_at, months_later, quantity_value
 
 # Bounds on magnitudes (docs/semantics.md, "Input limits and refusals").
@@ -123,6 +124,7 @@ class _Checker:
         if s.end > months_later(s.start, MAX_WINDOW_MONTHS):
             self.fail("$.end", f"the simulation window is longer than {MAX_WINDOW_MONTHS // 12} years")
         self.between(s.seed, 0, MAX_SEED, "$.seed")
+        self.between(s.grace_seconds, 0, MAX_GRACE_SECONDS, "$.grace_seconds")
         self.ident(s.currency, "$.currency")
         self.unique((c.id for c in s.credit_types), "$.credit_types", "credit type")
         for i, ct in enumerate(s.credit_types):
@@ -392,6 +394,8 @@ class _Checker:
                                                 f"starts at {format_at(begins)}")
         if e.usage is not None:
             self.usage(e.usage.id, e.usage.event_type, e.usage.properties, f"{path}.usage")
+            if e.usage.timestamp is not None:
+                self.timestamp(e.usage.timestamp, e.at, e.usage.customer, f"{path}.usage.timestamp")
         for name in ("add_seats", "remove_seats"):
             change = getattr(e, name)
             if change is not None:
@@ -537,6 +541,18 @@ class _Checker:
                 quantity_value(props[prop])
             except ValueError as exc:
                 self.fail(f"{path}.properties.{prop}", str(exc))
+
+    def timestamp(self, stamp: int, at: int, cid: str, path: str) -> None:
+        """A usage timestamp: inside the window, not before its customer starts, and within
+        what live time allows around its arrival `at` (scenarios/live_time.py)."""
+        if not self.s.start <= stamp < self.s.end:
+            self.fail(path, f"{format_at(stamp)} lies outside the simulation window")
+        begins = self.begins(cid)
+        if stamp < begins:
+            self.fail(path, f"{format_at(stamp)} is before customer {cid!r} starts ({format_at(begins)})")
+        problem = timestamp_problem(stamp, at, self.s.grace_seconds)
+        if problem:
+            self.fail(path, problem)
 
     def seat_list(self, seats: list[str], path: str) -> None:
         """The seats of one add_seats or remove_seats: valid, each once."""

@@ -75,7 +75,7 @@ def simulate_journal_results(live_path: Path, out_path: Path,
     unit = Unit(id=currency, decimals=2, is_currency=True)
     book = Book(out_path)
     rt = Runtime(Catalog(unit, {currency: unit}, {}), {}, book, start=int(settings["start_us"]),
-                 horizon=int(settings["end_us"]))
+                 horizon=int(settings["end_us"]), grace_seconds=int(settings["grace_seconds"]))
     for item in journal_of(live_path):
         rt.advance_to(item.at_us, item.phase)
         answer = rt.apply(item)

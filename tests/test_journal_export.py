@@ -141,7 +141,7 @@ def test_the_cli_round_trip_with_exit_codes(tmp_path: Path) -> None:
     lines = (tmp_path / "j.yaml").read_text().splitlines()
     assert lines[1:7] == ["meterbook: 1", 'name: "Shared commit across an account hierarchy"', "seed: 1",
                           'start: "2026-01-01T00:00:00Z"', 'end: "2026-03-01T00:00:00Z"', 'currency: "USD"']
-    assert lines[7] == "timeline:" and all(line.startswith("- {") for line in lines[8:])
+    assert lines[7:9] == ["grace_seconds: 0", "timeline:"] and all(line.startswith("- {") for line in lines[9:])
 
 
 def test_until_keeps_the_inputs_before_it_and_ends_there(tmp_path: Path) -> None:
@@ -204,10 +204,9 @@ def test_the_file_does_not_depend_on_the_chunk_size(tmp_path: Path, monkeypatch:
     assert (tmp_path / "one.yaml").read_bytes() == (tmp_path / "three.yaml").read_bytes()
 
 
-def test_grace_seconds_is_written_only_once_the_format_has_it() -> None:
-    settings = journal_export.RunSettings(name="n", seed=0, currency="USD", start_us=0, end_us=1, grace_seconds=0)
-    has = "grace_seconds" in Scenario.__struct_fields__
-    assert (b"\ngrace_seconds: 0\n" in journal_export.header(settings, 1, "l.sqlite")) == has
+def test_grace_seconds_is_written() -> None:
+    settings = journal_export.RunSettings(name="n", seed=0, currency="USD", start_us=0, end_us=1, grace_seconds=90)
+    assert b"\ngrace_seconds: 90\n" in journal_export.header(settings, 1, "l.sqlite")
 
 
 @pytest.fixture(scope="module")
