@@ -28,14 +28,17 @@ from meterbook.actors import Customer
 from meterbook.actors.catalog import FOREVER, Catalog, Unit
 from meterbook.actors.messages import Phase
 from meterbook.engine import inputs as ins
+from meterbook.engine import snapshots
 from meterbook.engine.clock import Clock
 from meterbook.engine.runtime import Runtime, cause_of, quiet_gc
 from meterbook.engine.settings import CURRENCY, END_US, GRACE_SECONDS, NAME, START_US
 from meterbook.errors import LedgerError, ReplayMismatch
 from meterbook.ledger import Book
+from meterbook.ledger.digest import stored_digest
 
 LIVE_GRACE_SECONDS = 3600
-_AHEAD = 2  # rounds the sequencer may apply beyond the last commit (memory stays bounded)  # SCENARIOS.md "Live time": the live default
+_AHEAD = 2  # rounds the sequencer may apply beyond the last commit (memory stays bounded)
+SNAPSHOT_EVERY = 100_000  # inputs between snapshots (docs/performance.md: restart figures)  # SCENARIOS.md "Live time": the live default
 _DECODE = msgspec.json.Decoder(ins.AnyInput).decode
 
 
@@ -96,10 +99,11 @@ def settings_of(book: Book, currency: str, grace_seconds: int, now_us: int) -> S
     return settings
 
 
-def journal_rows(book: Book) -> Iterator[tuple[int, str, str]]:
-    """The journal in order: (sequence, input id, body)."""
+def journal_rows(book: Book, after_seq: int = 0) -> Iterator[tuple[int, str, str]]:
+    """The journal in order, after entry `after_seq`: (sequence, input id, body)."""
     try:
-        yield from book.conn.execute("SELECT seq, input_id, body FROM inputs ORDER BY seq")
+        yield from book.conn.execute("SELECT seq, input_id, body FROM inputs WHERE seq > ? ORDER BY seq",
+                                     (after_seq,))
     except sqlite3.Error as exc:
         raise LedgerError(f"ledger {book.path}: reading the journal failed: {exc}") from exc
 
@@ -109,7 +113,9 @@ class LiveRunner:
 
     def __init__(self, book: Book, clock: Clock, *, currency: str = "USD",
                  grace_seconds: int = LIVE_GRACE_SECONDS, max_batch: int = 1_000, inbox: int = 10_000,
-                 tick_s: float = 1.0) -> None:
+                 tick_s: float = 1.0, snapshot_every: int = SNAPSHOT_EVERY, use_snapshot: bool = True) -> None:
+        """`snapshot_every`: inputs accepted between snapshots of the actors (0: none);
+        `use_snapshot`: restart from the stored snapshot if it holds (else replay it all)."""
         self.book = book
         self.clock = clock
         self.max_batch = max_batch
@@ -123,6 +129,11 @@ class LiveRunner:
         # instant up to which every timer has fired (an input is always stamped after it).
         self.last = (self.settings.start_us, int(Phase.CATALOG))
         self.advanced = self.settings.start_us - 1
+        self.snapshot_every = snapshot_every
+        self.use_snapshot = use_snapshot
+        self.from_snapshot = False  # whether the restart began from a snapshot
+        self.snapshots = 0
+        self._since_snapshot = 0
         self.replayed = self._restart()
         # One message per submit (a producer's batch goes as one); `inbox` of them may wait.
         self._send, self._recv = trio.open_memory_channel[list[tuple[ins.Input, Ack]]](inbox)
@@ -137,17 +148,19 @@ class LiveRunner:
 
     # -- restart ------------------------------------------------------------------------------
     def _restart(self) -> int:
-        """Rebuild every actor from the journal, comparing what it computes with what is
-        stored; returns how many inputs were replayed."""
-        book, rt = self.book, self.runtime
+        """Rebuild every actor from the journal (after the stored snapshot, when its rows still
+        hash as recorded), comparing what it computes with what is stored; returns how many
+        inputs were replayed."""
+        book = self.book
         advanced = book.meta(END_US)
         if advanced is None and book.last_posted == 0 and not book.journaled_any():
             return 0  # a new file: nothing to rebuild
-        book.start_replay()
+        after_seq = self._from_snapshot()
+        rt = self.runtime
         rt.autoflush = True  # compare in batches as it goes: memory stays flat
         count = 0
         with quiet_gc():
-            for seq, input_id, body in journal_rows(book):
+            for seq, input_id, body in journal_rows(book, after_seq):
                 try:
                     item = _DECODE(body)
                 except msgspec.DecodeError as exc:
@@ -166,6 +179,33 @@ class LiveRunner:
         book.end_replay()
         rt.autoflush = False
         return count
+
+    def _from_snapshot(self) -> int:
+        """Start the replay: from the stored snapshot if there is one and the rows before it
+        hash as it recorded (returns the journal entry it follows), else from the beginning."""
+        book = self.book
+        stored = book.stored_snapshot() if self.use_snapshot else None
+        if stored is not None:
+            journal_seq, last_txn, txn_digest, posting_digest, state = stored
+            digest = stored_digest(book.conn, last_txn)
+            if digest.hexdigests() == (txn_digest, posting_digest) and last_txn <= book.last_posted:
+                self.runtime, runner = snapshots.load(state, book)
+                self.last = (runner.last_at, runner.last_phase)
+                self.advanced = runner.advanced
+                book.start_replay(after_txn=last_txn, digest=digest)
+                self.from_snapshot = True
+                return journal_seq
+            # Rows before the snapshot changed: replay it all, which names the first that differs.
+        book.start_replay()
+        return 0
+
+    def _snapshot(self) -> None:
+        """Queue a snapshot of the actors (called with every round committed)."""
+        state = snapshots.RunnerState(last_at=int(self.last[0]), last_phase=int(self.last[1]),
+                                      advanced=int(self.advanced))
+        self.book.set_snapshot(snapshots.dump(self.runtime, state))
+        self.snapshots += 1
+        self._since_snapshot = 0
 
     # -- the API ------------------------------------------------------------------------------
     def customer(self, customer_id: str) -> Customer:
@@ -225,6 +265,11 @@ class LiveRunner:
                     self._wake.set()
                     if self.rounds - self.written_round > _AHEAD:
                         await self._durable(self.rounds - _AHEAD)
+                    if self.snapshot_every and self._since_snapshot >= self.snapshot_every:
+                        await self._durable(self.rounds)  # the snapshot follows committed rows only
+                        self._snapshot()
+                        self.rounds += 1  # written as a round of its own
+                        self._wake.set()
             # Closing: fire what the clock has passed, and at least past the last input, so
             # every input the file journaled lies before its horizon (`end_us`).
             self._advance(max(self.clock.now_us() - 1, self.last[0] + 1))
@@ -250,6 +295,7 @@ class LiveRunner:
             answer = rt.apply(stamped)
             if answer.status == "accepted":
                 self.last = (stamped.at_us, int(stamped.phase))
+                self._since_snapshot += 1
             elif answer.status == "duplicate":
                 self.duplicates += 1
             ack.answer = answer

@@ -10,6 +10,7 @@ from typing import NamedTuple
 import msgspec
 import sqlite_utils
 
+from meterbook.ledger.digest import Digest
 from meterbook.ledger.errors import LedgerError, require
 from meterbook.ledger.replay import check_no_more, compare_stored
 from meterbook.ledger.rows import AccountRow, UnitRow, typed
@@ -34,6 +35,9 @@ PostingRow = tuple[int, int, str, int]
 # A journal row as executemany takes it: (input_id, arrival_us, kind, body).
 InputRow = tuple[str, int, str, str]
 
+# A snapshot row: (journal_seq, last_txn, txn_digest, posting_digest, state).
+SnapshotRow = tuple[int, int, str, str, bytes]
+
 # Keys or ids per IN (...) query: far below SQLite's limit on bound parameters.
 _CHUNK = 500
 
@@ -47,6 +51,7 @@ class Batch(NamedTuple):
     postings: list[PostingRow]
     inputs: Sequence[InputRow] = ()
     meta: Sequence[tuple[str, str]] = ()
+    snapshot: Sequence[SnapshotRow] = ()
 
 
 class StoredKey(msgspec.Struct, frozen=True):
@@ -91,6 +96,7 @@ class Book:
         self._postings: list[PostingRow] = []
         self._inputs: list[InputRow] = []
         self._meta: dict[str, str] = {}
+        self._snapshot: list[SnapshotRow] = []
         # Journal keys queued or being written: the only ids dedupe keeps in memory; once a
         # batch is committed, its ids are found through the journal's unique index.
         self._unwritten: set[str] = set()
@@ -146,6 +152,10 @@ class Book:
         self.account_units: dict[int, str] = {a.id: a.unit for a in self.accounts.values()}
         self.next_account = 1 + max((a.id for a in self.accounts.values()), default=0)
         self.next_txn = 1 + self._one_int("SELECT COALESCE(MAX(id), 0) AS value FROM transactions", (), "opening")
+        self.journal_seq = self._one_int("SELECT COALESCE(MAX(seq), 0) AS value FROM inputs", (), "opening")
+        # The running digest of the rows written (ledger/digest.py), for snapshots: known from
+        # the start on a new file, after a replay on an existing one; a bulk run keeps none.
+        self.digest: Digest | None = Digest() if self.next_txn == 1 and not self.bulk else None
         # A bulk run (a simulation) on a file with no journal yet sees every id it will ever
         # hold: it keeps them all (bounded by the scenario) rather than asking the index per
         # input, which costs ~7 us a lookup (measured in docs/performance.md).
@@ -243,6 +253,7 @@ class Book:
         """Queue one accepted input for the journal, written with the postings queued beside it."""
         self._inputs.append((input_id, arrival_us, kind, body))
         self._unwritten.add(input_id)
+        self.journal_seq += 1
 
     def journaled(self, input_id: str) -> bool:
         """Whether an input of this id was accepted before: queued, being written, or in the
@@ -292,13 +303,16 @@ class Book:
             self._unwritten.difference_update(row[0] for row in batch.inputs)
 
     # -- restart by replay ------------------------------------------------------------------
-    def start_replay(self) -> None:
+    def start_replay(self, after_txn: int = 0, digest: Digest | None = None) -> None:
         """From now on until `end_replay`, batches are compared with the stored ledger instead
         of written (ledger/replay.py): the engine recomputes the file from its journal,
-        transaction ids from 1, and a single difference refuses the restart."""
+        transaction ids from 1 (or, from a snapshot, from `after_txn` + 1, the stored rows
+        before having been found to hash to `digest`), and a single difference refuses the
+        restart."""
         require(not self.pending and not self._inputs, "replay must start on an empty queue")
         self.replaying = True
-        self.next_txn = 1
+        self.next_txn = after_txn + 1
+        self.digest = digest if digest is not None else Digest()
 
     def end_replay(self) -> None:
         """The journal is replayed: compare the rest, check nothing more is stored, and write
@@ -306,6 +320,26 @@ class Book:
         self.flush()
         check_no_more(self)
         self.replaying = False
+
+    # -- snapshots (the `snapshots` table) -----------------------------------------------
+    def set_snapshot(self, state: bytes) -> None:
+        """Queue a snapshot of the actors' state, to be written with the next batch. Call it
+        only with nothing queued or in flight (a live runner's sequencer waits for its
+        rounds to be committed first), so it describes exactly the rows written so far."""
+        require(self.digest is not None and not self.pending and not self._inputs,
+                "a snapshot needs a known digest and nothing queued")
+        assert self.digest is not None
+        txn_digest, posting_digest = self.digest.hexdigests()
+        self._snapshot = [(self.journal_seq, self.next_txn - 1, txn_digest, posting_digest, state)]
+
+    def stored_snapshot(self) -> SnapshotRow | None:
+        """The latest snapshot stored, if any."""
+        try:
+            row = self.conn.execute("SELECT journal_seq, last_txn, txn_digest, posting_digest, state FROM snapshots "
+                                    "WHERE id = 1").fetchone()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {self.path}: reading its snapshot failed: {exc}") from exc
+        return None if row is None else (int(row[0]), int(row[1]), str(row[2]), str(row[3]), bytes(row[4]))
 
     # -- run settings (the `meta` table) ------------------------------------------------
     def set_meta(self, key: str, value: str) -> None:
@@ -337,9 +371,10 @@ class Book:
         """Detach everything queued, for a writer that commits it with `write` elsewhere (a
         worker thread): posting may go on meanwhile, into a fresh queue."""
         batch = Batch(self._new_units, self._new_accounts, self._txns, self._postings, self._inputs,
-                      tuple(self._meta.items()))
+                      tuple(self._meta.items()), self._snapshot)
         self._new_units, self._new_accounts, self._txns, self._postings, self._inputs = [], [], [], [], []
         self._meta = {}
+        self._snapshot = []
         self.keys = set()
         return batch
 
@@ -349,10 +384,12 @@ class Book:
         Replaying (a restart), nothing is written: the batch is compared with what is stored."""
         if self.replaying:
             compare_stored(self, batch)
+            if self.digest is not None:
+                self.digest.update(batch.transactions, batch.postings)
             return
-        units, accounts, txns, postings, inputs, meta = batch
+        units, accounts, txns, postings, inputs, meta, snapshot = batch
         try:
-            self._insert(units, accounts, txns, postings, inputs, meta)
+            self._insert(units, accounts, txns, postings, inputs, meta, snapshot)
         except sqlite3.IntegrityError as exc:
             if "inputs.input_id" in str(exc):
                 raise LedgerError(f"ledger {self.path}: an input of this batch is journaled already "
@@ -362,10 +399,12 @@ class Book:
             raise self._refused(txns, accounts, exc) from exc
         except sqlite3.Error as exc:
             raise self._refused(txns, accounts, exc) from exc
+        if self.digest is not None:
+            self.digest.update(txns, postings)
 
     def _insert(self, units: list[UnitRow], accounts: list[AccountRow], txns: list[TxnRow],
                 postings: list[PostingRow], inputs: Sequence[InputRow],
-                meta: Sequence[tuple[str, str]] = ()) -> None:
+                meta: Sequence[tuple[str, str]] = (), snapshot: Sequence[SnapshotRow] = ()) -> None:
         """The statements of one group commit, rolled back whole if any fails: the journal
         rows and the postings they caused land together or not at all."""
         conn = self.conn
@@ -384,6 +423,8 @@ class Book:
                 (first_id, *_), (last_id, *_) = txns[0], txns[-1]
                 conn.execute("INSERT INTO seals (last_id, first_id) VALUES (?, ?)", (last_id, first_id))
             conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", meta)
+            conn.executemany("INSERT OR REPLACE INTO snapshots (id, journal_seq, last_txn, txn_digest, "
+                             "posting_digest, state) VALUES (1, ?, ?, ?, ?, ?)", snapshot)
             conn.execute("COMMIT")
         except BaseException:
             # Some failures (a full disk, an I/O error) end the transaction inside SQLite.
@@ -430,7 +471,7 @@ class Book:
 
     def flush(self) -> None:
         """Write everything queued in one SQLite transaction (group commit)."""
-        if self._txns or self._new_accounts or self._new_units or self._inputs or self._meta:
+        if self._txns or self._new_accounts or self._new_units or self._inputs or self._meta or self._snapshot:
             batch = self.take_batch()
             self.write(batch)
             self.written(batch)

@@ -117,3 +117,17 @@ BEGIN SELECT RAISE(ABORT, 'ledger: the journal is append-only (no UPDATE)'); END
 
 CREATE TRIGGER IF NOT EXISTS inputs_no_delete BEFORE DELETE ON inputs
 BEGIN SELECT RAISE(ABORT, 'ledger: the journal is append-only (no DELETE)'); END;
+
+-- The latest snapshot of a live runner's actors (a cache, replaced as the run goes on; not
+-- part of the ledger): the state after journal entry `journal_seq`, when the ledger held
+-- transactions up to `last_txn`, whose rows hash to `txn_digest` and `posting_digest`. A
+-- restart loads it and replays only the journal after it, once the stored rows up to
+-- `last_txn` are found to hash the same (else it replays the whole journal).
+CREATE TABLE IF NOT EXISTS snapshots (
+    id             INTEGER PRIMARY KEY CHECK (id = 1),
+    journal_seq    INTEGER NOT NULL,
+    last_txn       INTEGER NOT NULL,
+    txn_digest     TEXT NOT NULL,
+    posting_digest TEXT NOT NULL,
+    state          BLOB NOT NULL
+);

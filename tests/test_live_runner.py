@@ -15,7 +15,7 @@ from meterbook.actors.catalog import Metric, Product, Unit, make_price
 from meterbook.engine import inputs as ins
 from meterbook.engine.clock import ManualClock
 from meterbook.engine.live import LiveRunner
-from meterbook.engine.results import Results
+from meterbook.engine.results import Results, encode_json
 from meterbook.engine.simulate import run_scenario
 from meterbook.errors import LedgerError, ReplayMismatch
 from meterbook.ledger import Book, export_lines, verify_file
@@ -229,3 +229,77 @@ async def test_a_file_of_other_settings_is_refused(tmp_path: Path) -> None:
     book.close()
     with pytest.raises(LedgerError, match="created with currency USD and grace 0 s, not EUR and 0 s"):
         LiveRunner(Book(tmp_path / "s.sqlite"), clock, currency="EUR", grace_seconds=0)
+
+
+async def restart_twice(path: Path, clock: ManualClock, items: list[ins.Input]) -> tuple[LiveRunner, LiveRunner]:
+    """Copies of a ledger restarted from its snapshot and by a full replay, both then fed
+    `items` and closed."""
+    import shutil
+
+    full = path.with_name("full.sqlite")
+    shutil.copy(path, full)
+    runners = []
+    for file, use in ((path, True), (full, False)):
+        book = Book(file, durable=True)
+        runner = LiveRunner(book, ManualClock(clock.now_us()), grace_seconds=0, tick_s=0.01, snapshot_every=20,
+                            use_snapshot=use)
+        assert runner.from_snapshot is use
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runner.serve)
+            acks = await feed(runner, runner.clock, items)  # type: ignore[arg-type]
+            runner.clock.set(parse_at("2026-03-01") + 1)  # type: ignore[attr-defined]
+            await runner.close()
+        assert [a.error for a in acks if a.error] == []
+        book.close()
+        runners.append(runner)
+    return runners[0], runners[1]
+
+
+async def test_a_restart_from_a_snapshot_equals_a_full_replay(tmp_path: Path) -> None:
+    scenario = load(EXAMPLES / "generated-seats.yaml")
+    items = live_inputs(scenario, EXAMPLES)
+    half = len(items) // 2
+    path = tmp_path / "s.sqlite"
+    clock = ManualClock(scenario.start)
+    book = Book(path, durable=True)
+    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01, snapshot_every=20)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        await feed(runner, clock, items[:half])
+        await runner.close()
+    book.close()
+    assert runner.snapshots == half // 20 > 2
+    (journal_seq, _, _, _, _), = stored(path, "SELECT journal_seq, last_txn, txn_digest, posting_digest, 0 "
+                                              "FROM snapshots")
+    assert half - 20 < int(str(journal_seq)) <= half
+    snap, full = await restart_twice(path, clock, items[half:])
+    assert snap.replayed == half - int(str(journal_seq)) and full.replayed == half
+    # Both paths rebuild the same actors: the same invoices, and the same ledger afterwards.
+    assert encode_json(Results(snap.runtime).invoices()) == encode_json(Results(full.runtime).invoices())
+    assert export_lines(sqlite3.connect(path)) == export_lines(sqlite3.connect(tmp_path / "full.sqlite"))
+    assert export_lines(sqlite3.connect(path)) == simulate_journal(path, tmp_path / "sim.sqlite")
+
+
+async def test_a_tampered_posting_before_the_snapshot_is_still_named(tmp_path: Path) -> None:
+    scenario = load(EXAMPLES / "usage-and-commits.yaml")
+    path = tmp_path / "x.sqlite"
+    clock = ManualClock(scenario.start)
+    book = Book(path, durable=True)
+    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01, snapshot_every=3)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        await feed(runner, clock, live_inputs(scenario, EXAMPLES))
+        await runner.close()
+    book.close()
+    (last_txn,), = stored(path, "SELECT last_txn FROM snapshots")
+    conn = sqlite3.connect(path)
+    posting, txn, amount = conn.execute("SELECT id, transaction_id, amount FROM postings WHERE transaction_id <= ? "
+                                        "ORDER BY id LIMIT 1", (last_txn,)).fetchone()
+    conn.execute("DROP TRIGGER postings_no_update")
+    conn.execute("UPDATE postings SET amount = ? WHERE id = ?", (amount - 5, posting))
+    conn.commit()
+    conn.close()
+    # The snapshot's digest no longer matches: the whole journal is replayed, which names it.
+    with pytest.raises(ReplayMismatch) as info:
+        LiveRunner(Book(path), ManualClock(scenario.end), grace_seconds=0)
+    assert info.value.transaction == txn
