@@ -117,8 +117,9 @@ def build_ledger(path: str, customers: int, total: int, seed: int) -> dict[str, 
             "transactions": book.next_txn - 1, "peak_mib": peak_mib()}
 
 
-def restart(path: str) -> dict[str, Any]:
-    """Open a runner on the file (replay and compare), timed and measured."""
+def restart(path: str, use_snapshot: bool) -> dict[str, Any]:
+    """Open a runner on the file (replay and compare; from its snapshot if `use_snapshot`),
+    timed and measured."""
     spent = {"compare": 0.0}
 
     def timed(fn: Callable[..., None]) -> Callable[..., None]:
@@ -136,9 +137,13 @@ def restart(path: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     book = Book(path, durable=True)
     opened = time.perf_counter() - t0
-    runner = LiveRunner(book, ManualClock(0), grace_seconds=LIVE_GRACE_SECONDS)
+    runner = LiveRunner(book, ManualClock(0), grace_seconds=LIVE_GRACE_SECONDS, use_snapshot=use_snapshot)
     elapsed = time.perf_counter() - t0
     peak = peak_mib()
+    if use_snapshot:
+        book.close()
+        return {"replayed": runner.replayed, "elapsed": elapsed, "open": opened, "compare": spent["compare"],
+                "decode": 0.0, "base_mib": base, "peak_mib": peak, "from_snapshot": runner.from_snapshot}
     # The journal read and decoded alone (warm cache, as the replay left it).
     t1 = time.perf_counter()
     for _, _, body in journal_rows(book):
@@ -146,7 +151,7 @@ def restart(path: str) -> dict[str, Any]:
     decode = time.perf_counter() - t1
     book.close()
     return {"replayed": runner.replayed, "elapsed": elapsed, "open": opened, "compare": spent["compare"],
-            "decode": decode, "base_mib": base, "peak_mib": peak}
+            "decode": decode, "base_mib": base, "peak_mib": peak, "from_snapshot": False}
 
 
 def profile(path: str, top: int) -> str:
@@ -187,13 +192,17 @@ def main(argv: list[str] | None = None) -> None:
               f"refused {b['refused']}  ledger transactions {b['transactions']}  peak RSS {b['peak_mib']:.0f} MiB")
     size = sum(p.stat().st_size for p in Path(path).parent.glob(Path(path).name + "*"))
     print(f"ledger file: {size / 2**20:.0f} MiB")
-    r = in_process(restart, path)
+    r = in_process(restart, path, False)
     n, t = r["replayed"], r["elapsed"]
     rest = t - r["open"] - r["compare"] - r["decode"]
-    print(f"restart: {n} inputs replayed in {t:.2f} s  peak RSS {r['peak_mib']:.0f} MiB "
+    print(f"restart, whole journal: {n} inputs replayed in {t:.2f} s  peak RSS {r['peak_mib']:.0f} MiB "
           f"(after imports {r['base_mib']:.0f} MiB)")
     print(f"  open {r['open']:.2f} s; journal read + decode {r['decode']:.2f} s (a separate pass); "
           f"compare with the stored ledger {r['compare']:.2f} s; apply (engine, timers, posting) {rest:.2f} s")
+    s = in_process(restart, path, True)
+    print(f"restart from the snapshot: {'yes' if s['from_snapshot'] else 'none stored'}; {s['replayed']} inputs "
+          f"replayed in {s['elapsed']:.2f} s (digest of the rows before it, unpickling, the tail)  "
+          f"peak RSS {s['peak_mib']:.0f} MiB")
     if args.profile:
         print(in_process(profile, path, 15))
     print(f"inputs/s: {n / t:.0f}")
