@@ -71,8 +71,11 @@ class Customer(UsageMixin, EditsMixin):
             seats = next((self.assigned[s.id] for s in self.contract.subscriptions if s.seat_based), [])
             self.assigned, self.quantity = {}, {}
             self._install(msg.contract, tuple(seats))
-        self.package_history.append((now, self.contract.package, self.contract.version))
-        self._open_period(now, next_month(now), now, msg.cause)
+        # A start back-dated within the grace (a created customer) opens its first period
+        # then and prorates from then; what it books is booked now.
+        begin = msg.start if msg.start is not None else now
+        self.package_history.append((begin, self.contract.package, self.contract.version))
+        self._open_period(begin, next_month(begin), now, msg.cause)
         for spec in self.contract.grants:
             self.schedule_grant(spec, now, msg.cause)
 
@@ -90,7 +93,7 @@ class Customer(UsageMixin, EditsMixin):
         else:
             for seat in retiring:
                 del self.seats[seat]
-        fraction = fraction_left(now)
+        fraction = fraction_left(start)
         for sub in self.contract.subscriptions:
             qty = self.sub_quantity(sub.id)
             self.paid_max[sub.id] = qty

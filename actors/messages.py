@@ -47,6 +47,7 @@ class Start(Msg, frozen=True):
     given, replaces the provisional one (the package version in force at the start)."""
 
     contract: ContractSpec | None = None
+    start: int | None = None  # the contract's start, when it was back-dated (else: now)
 
 
 class Usage(Msg, frozen=True):

@@ -12,12 +12,14 @@ from meterbook.actors.contracts import grant_spec
 from meterbook.actors.messages import EditContract
 from meterbook.engine import inputs as ins
 from meterbook.errors import InputError
+from meterbook.scenarios.live_time import back_dated
 from meterbook.scenarios.types import format_at
 
 
-def edit_message(catalog: Catalog, item: ins.EditContract, cause: str) -> EditContract:
-    """The customer's message for an edit, its grants made concrete from the edit's `at`."""
-    check = _Check(catalog, item)
+def edit_message(catalog: Catalog, item: ins.EditContract, cause: str, grace_seconds: int = 0) -> EditContract:
+    """The customer's message for an edit, its grants made concrete from the edit's `at`
+    (their dates may precede it by up to the grace)."""
+    check = _Check(catalog, item, grace_seconds)
     grants = tuple(check.grant(g, k) for g, k in zip(item.grants, _places(item), strict=True))
     for k, sub in enumerate(item.subscriptions):
         check.subscription_product(sub.product, f"$.add_subscriptions[{k}].product")
@@ -50,9 +52,10 @@ def _places(item: ins.EditContract) -> list[str]:
 class _Check:
     """The refusals of one edit, each naming the input and a field."""
 
-    def __init__(self, catalog: Catalog, item: ins.EditContract) -> None:
+    def __init__(self, catalog: Catalog, item: ins.EditContract, grace_seconds: int) -> None:
         self.catalog = catalog
         self.item = item
+        self.grace_seconds = grace_seconds
 
     def refuse(self, field: str, reason: str) -> None:
         raise InputError(self.item.id, field, reason)
@@ -77,9 +80,10 @@ class _Check:
             self.refuse(field, f"{product!r} is not a subscription product")
 
     def not_before(self, at_us: int | None, field: str) -> None:
-        """An instant an addition gives must not precede the edit's `at`."""
-        if at_us is not None and at_us < self.item.at_us:
-            self.refuse(field, f"{format_at(at_us)} is before the edit's at ({format_at(self.item.at_us)})")
+        """An instant an addition gives must not precede the edit's `at` by more than the grace."""
+        if at_us is not None and back_dated(at_us, self.item.at_us, self.grace_seconds) == "grace":
+            by = f" by more than grace_seconds ({self.grace_seconds})" if self.grace_seconds else ""
+            self.refuse(field, f"{format_at(at_us)} is before the edit's at ({format_at(self.item.at_us)}){by}")
 
     def grant(self, g: GrantTemplate, field: str) -> GrantSpec:
         """An added credit or commit: known unit and products, dated from the edit on."""

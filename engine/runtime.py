@@ -38,7 +38,7 @@ from meterbook.engine.edits import edit_message
 from meterbook.engine.router import ENGINE, Router
 from meterbook.errors import InputError
 from meterbook.ledger import Book
-from meterbook.scenarios.live_time import SECOND_US, effective_time, timestamp_problem
+from meterbook.scenarios.live_time import SECOND_US, back_dated, effective_time, timestamp_problem
 from meterbook.scenarios.types import format_at
 
 FLUSH_EVERY = 20_000
@@ -60,9 +60,11 @@ _LAST_PHASE = len(Phase)
 
 
 class Provision(Msg, frozen=True):
-    """Engine timer: a customer provisioned from a package starts now (on the version in force)."""
+    """Engine timer: a customer provisioned from a package starts (on the version in force at
+    its start, which is now unless it was back-dated within the grace)."""
 
     customer: str
+    start: int
 
 
 class PackageVersion(NamedTuple):
@@ -230,9 +232,13 @@ class Runtime:
         if item.parent is not None and item.parent not in self.customers:
             raise InputError(item.id, "$.parent", f"unknown customer {item.parent!r}")
         start = item.start_us if item.start_us is not None else item.at_us
-        if start < item.at_us:
+        early = back_dated(start, item.at_us, self.grace_seconds)
+        if early is not None:
+            why = (f"by more than grace_seconds ({self.grace_seconds})" if self.grace_seconds else "")
+            if early == "month":
+                why = "in a month that has ended"
             raise InputError(item.id, "$.start", f"{format_at(start)} is before the customer is created "
-                                                 f"({format_at(item.at_us)})")
+                                                 f"({format_at(item.at_us)}){' ' + why if why else ''}")
         if item.package is not None:
             if item.package not in self.versions:
                 raise InputError(item.id, "$.package", f"unknown package {item.package!r}")
@@ -255,9 +261,11 @@ class Runtime:
         lineage = self._lineage(cid)  # a new account has no descendants yet
         self.router.deliver(cid, Lineage(ancestors=lineage.ancestors, payer=lineage.payer, cause=cause))
         if item.package is not None:
-            self.router.later(start, Phase.START, ENGINE, Provision(customer=cid, cause=f"contract:{cid}"))
+            self.router.later(max(start, self.now), Phase.START, ENGINE,
+                              Provision(customer=cid, start=start, cause=f"contract:{cid}"))
         else:
-            self.router.later(start, Phase.START, cid, Start(cause=f"contract:{cid}"))
+            self.router.later(max(start, self.now), Phase.START, cid,
+                              Start(cause=f"contract:{cid}", start=start if start < self.now else None))
 
     def package_contract(self, package: str, at_us: int) -> ContractSpec:
         """The contract of the package version in force at `at_us`, starting then."""
@@ -268,7 +276,8 @@ class Runtime:
         """Start a packaged customer on the package version in force now."""
         package = self.provisioned[msg.customer]
         assert package is not None
-        self.router.ask(msg.customer, Start(cause=msg.cause, contract=self.package_contract(package, self.now)))
+        self.router.ask(msg.customer, Start(cause=msg.cause, contract=self.package_contract(package, msg.start),
+                                            start=msg.start if msg.start < self.now else None))
 
     def _has_child(self, cid: str) -> None:
         """A customer with a child gets a ParentAccount for its descendants' roll-ups."""
@@ -376,7 +385,7 @@ class Runtime:
         """Additions to a customer's contract, checked against the catalog here (engine/edits.py)
         and against the customer's own state by the customer, before anything changes."""
         actor = self._known(item, item.customer)
-        self.router.deliver(actor.id, edit_message(self.catalog, item, cause))
+        self.router.deliver(actor.id, edit_message(self.catalog, item, cause, self.grace_seconds))
 
     def _update_rate(self, item: ins.UpdateRate, cause: str) -> None:
         card = self.catalog.rate_cards.get(item.rate_card)

@@ -6,7 +6,9 @@ for the same reasons, in the same words."""
 
 from __future__ import annotations
 
-from meterbook.scenarios.types import format_at
+import datetime as dt
+
+from meterbook.scenarios.types import EPOCH, format_at, to_us
 
 SECOND_US = 1_000_000
 MAX_AHEAD_US = 300 * SECOND_US
@@ -14,6 +16,26 @@ MAX_AHEAD_US = 300 * SECOND_US
 MAX_GRACE_SECONDS = 7 * 86_400
 """`grace_seconds` is at most 7 days: far below the shortest full period (28 days), so at most
 one ended period is ever waiting for late usage (docs/semantics.md, "Live time")."""
+
+
+def back_dated(start_us: int, at_us: int, grace_seconds: int) -> str | None:
+    """Whether a start given with a create or edit command (a customer's, a grant's) lies too
+    far before the command's `at` (SCENARIOS.md "Creating and editing at run time"): None
+    if not; "grace" when by more than the grace (with the file default 0: at all); "month"
+    when a customer's first period would already have ended (a start back-dated across a
+    month boundary: its period could no longer take usage)."""
+    if at_us - start_us > grace_seconds * SECOND_US:
+        return "grace"
+    if start_us < at_us and month_after(start_us) <= at_us:
+        return "month"
+    return None
+
+
+def month_after(at_us: int) -> int:
+    """The first instant of the calendar month after the one holding `at_us` (UTC)."""
+    when = EPOCH + dt.timedelta(microseconds=at_us)
+    year, month = (when.year + 1, 1) if when.month == 12 else (when.year, when.month + 1)
+    return to_us(dt.datetime(year, month, 1, tzinfo=dt.UTC))
 
 
 def timestamp_problem(timestamp_us: int, at_us: int, grace_seconds: int) -> str | None:

@@ -32,7 +32,7 @@ from meterbook.scenarios.generators import (
     quantities_in,
     quantity_metrics,
 )
-from meterbook.scenarios.live_time import MAX_GRACE_SECONDS, timestamp_problem
+from meterbook.scenarios.live_time import MAX_GRACE_SECONDS, back_dated, timestamp_problem
 from meterbook.scenarios.types import format_at, months_later, quantity_value
 
 # Bounds on magnitudes (docs/semantics.md, "Input limits and refusals").
@@ -424,7 +424,7 @@ class _Checker:
 
     def edit_contract(self, i: int) -> None:
         """Additions to a customer's contract: each checked as in a contract; nothing dated
-        before the entry's `at` (the file grace is 0); subscription and recurring ids new to
+        before the entry's `at` by more than the grace; subscription and recurring ids new to
         the customer (grant ids: `purchase_ids`)."""
         e = self.s.timeline[i]
         edit = e.edit_contract
@@ -460,9 +460,14 @@ class _Checker:
             self.not_before(rate.starting_at, e.at, f"{path}.add_overrides[{k}].starting_at")
 
     def not_before(self, at: int | None, entry_at: int, path: str) -> None:
-        """An instant an edit gives must not precede the entry's `at`."""
-        if at is not None and at < entry_at:
-            self.fail(path, f"{format_at(at)} is before the entry's at ({format_at(entry_at)})")
+        """An instant an edit gives must not precede the entry's `at` by more than the grace
+        (SCENARIOS.md: with the file default of 0, not at all)."""
+        if at is not None and back_dated(at, entry_at, self.s.grace_seconds) == "grace":
+            self.fail(path, f"{format_at(at)} is before the entry's at ({format_at(entry_at)}){self.grace_note()}")
+
+    def grace_note(self) -> str:
+        """What a refusal of an early instant adds when the file has a grace."""
+        return f" by more than grace_seconds ({self.s.grace_seconds})" if self.s.grace_seconds else ""
 
     def contract_parts_before(self, cid: str, index: int) -> tuple[dict[str, Subscription], set[str]]:
         """The subscriptions (by id) and recurring credit ids a customer may have when the edit
@@ -500,9 +505,13 @@ class _Checker:
         for i, c in enumerate(s.customers):
             at = exists[("customers", c.id)]
             path = f"$.customers[{i}]"
-            if self.begins(c.id) < at:
+            early = back_dated(self.begins(c.id), at, self.s.grace_seconds)
+            if early == "grace":
                 self.fail(f"{path}.start", f"{format_at(self.begins(c.id))} is before the customer is created, "
-                                           f"at {format_at(at)}")
+                                           f"at {format_at(at)}{self.grace_note()}")
+            elif early == "month":
+                self.fail(f"{path}.start", f"{format_at(self.begins(c.id))} lies in a month that ended before the "
+                                           f"customer is created, at {format_at(at)}")
             if c.package is not None:
                 by("packages", c.package, at, f"{path}.package", "package")
             if c.contract is not None:

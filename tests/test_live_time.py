@@ -358,3 +358,79 @@ async def test_the_live_runner_takes_late_usage_within_its_grace(tmp_path: Path)
                        tmp_path)
     assert live == export_lines(sim.book.conn)
     sim.book.close()
+
+
+# A customer created half an hour after the start it gives (within the grace): January has 31
+# days, so its platform fee from January 10th is 20.00 x 22/31 = 14.19 (14.1935...), where
+# from its arrival at 00:30 it would be 20.00 x (22 days - 30 min)/31 days = 14.17.
+BACKDATED = """
+meterbook: 1
+start: 2026-01-01
+end: 2026-02-01
+grace_seconds: 3600
+products:
+  - {id: platform, type: subscription}
+  - {id: api, type: usage, metric: {event_type: call, aggregation: sum, property: n}}
+rate_cards: [{id: r, rates: [{product: platform, price: "20.00"}, {product: api, price: "0.10"}]}]
+timeline:
+  - {at: "2026-01-10T00:30:00Z", create_customer: {id: late, start: "{start}", contract: {rate_card: r,
+       subscriptions: [{id: platform, product: platform}]}}}
+  - {at: "2026-01-10T00:40:00Z", usage: {id: u1, customer: late, event_type: call, properties: {n: 10},
+                                         timestamp: "2026-01-10T00:10:00Z"}}
+  - {at: "2026-01-10T01:00:00Z", edit_contract: {customer: late, add_credits: [{id: back, amount: "0.50",
+                                                                               start: "2026-01-10T00:20:00Z"}]}}
+"""
+
+
+def test_a_created_customer_may_start_up_to_the_grace_before_it_is_created(run_text) -> None:
+    r = run_text(BACKDATED.replace("{start}", "2026-01-10T00:00:00Z"))
+    inv = next(inv for inv in r.invoices() if inv.customer == "late")
+    assert inv.period == "2026-01-10T00:00:00Z"
+    lines = {line.kind: line.amount for line in inv.lines}
+    # 14.19 platform; u1 (stamped 00:10, before the edit) 10 x 0.10 = 1.00, not drawn from the
+    # credit added later, though the credit is back-dated to 00:20 (u1's timestamp is earlier).
+    assert lines == {"subscription": "14.19", "usage": "1.00"}
+    assert r.grant("late", "back").terms.start == parse_at("2026-01-10T00:20:00Z")
+    assert r.grant("late", "back").remaining == 50_000000  # 0.50 at USD's ledger scale (8)
+
+
+def test_a_start_more_than_the_grace_before_its_creation_is_refused() -> None:
+    assert refusal(BACKDATED.replace("{start}", "2026-01-09T23:29:59Z")) == (
+        "t.yaml: $.timeline[0].create_customer.start: 2026-01-09T23:29:59Z is before the customer is created, "
+        "at 2026-01-10T00:30:00Z by more than grace_seconds (3600)")
+    early_credit = BACKDATED.replace("{start}", "2026-01-10T00:00:00Z").replace(
+        'start: "2026-01-10T00:20:00Z"', 'start: "2026-01-09T23:59:59Z"')
+    assert refusal(early_credit) == (
+        "t.yaml: $.timeline[2].edit_contract.add_credits[0].start: 2026-01-09T23:59:59Z is before the entry's at "
+        "(2026-01-10T01:00:00Z) by more than grace_seconds (3600)")
+
+
+def test_a_start_back_dated_into_an_ended_month_is_refused_live(tmp_path: Path) -> None:
+    """Live, the same rule: within the grace, but January has ended, so its period could take
+    no usage: refused, and so is a start an hour and a second early."""
+    from meterbook.actors.catalog import ContractTerms
+    from meterbook.engine.from_scenario import declared_inputs
+
+    book = Book(tmp_path / "l.sqlite")
+    scenario = load_text(BACKDATED.replace("{start}", "2026-01-10T00:00:00Z"), "t.yaml")
+    rt = runtime_for(msgspec.structs.replace(scenario, end=parse_at("2026-03-01")), book)
+    for item in declared_inputs(scenario):
+        assert rt.apply(item).status == "accepted"
+    terms = ContractTerms(rate_card="r", overrides=(), subscriptions=(), grants=(), recurring=(), on_exhausted="bill")
+    at = FEB1 + HOUR // 2
+
+    def create(cid: str, start: int) -> ins.Answer:
+        return rt.apply(ins.CreateCustomer(id=cid, at_us=at, customer=cid, name=cid, start_us=start, terms=terms))
+
+    crossed = create("a", FEB1 - HOUR // 6)
+    assert (crossed.status, crossed.field, crossed.reason) == (
+        "refused", "$.start", "2026-01-31T23:50:00Z is before the customer is created (2026-02-01T00:30:00Z) in a "
+                              "month that has ended")
+    early = create("b", at - HOUR - 1_000_000)
+    assert early.reason == ("2026-01-31T23:29:59Z is before the customer is created (2026-02-01T00:30:00Z) by more "
+                            "than grace_seconds (3600)")
+    ok = create("c", FEB1 + HOUR // 6)
+    assert ok.status == "accepted"
+    rt.finish()
+    assert rt.customer("c").invoices[0].start == FEB1 + HOUR // 6
+    book.close()
