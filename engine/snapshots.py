@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from meterbook.engine.runtime import Runtime
+from meterbook.engine.runtime import Runtime, quiet_gc
 from meterbook.ledger import Book
 
 _BOOK = "book"
@@ -54,13 +54,15 @@ class _Unpickler(pickle.Unpickler):
 def dump(runtime: Runtime, state: RunnerState) -> bytes:
     """The runtime and the runner's state as bytes (the Book left out)."""
     buf = io.BytesIO()
-    _Pickler(buf, runtime.book).dump((runtime, msgspec.msgpack.encode(state)))
+    with quiet_gc():  # a million live objects: collecting while walking them costs a third more
+        _Pickler(buf, runtime.book).dump((runtime, msgspec.msgpack.encode(state)))
     return buf.getvalue()
 
 
 def load(data: bytes, book: Book) -> tuple[Runtime, RunnerState]:
     """A runtime and runner state from `dump`, wired to `book`."""
-    runtime, state = _Unpickler(io.BytesIO(data), book).load()
+    with quiet_gc():  # 2.9 s -> 1.1 s for the state of 10k customers after 900k inputs
+        runtime, state = _Unpickler(io.BytesIO(data), book).load()
     if not isinstance(runtime, Runtime):
         raise pickle.UnpicklingError("a snapshot holds no runtime")
     return runtime, msgspec.msgpack.decode(state, type=RunnerState)
