@@ -120,6 +120,7 @@ class LiveRunner:
         """`snapshot_every`: inputs accepted between snapshots of the actors (0: none);
         `use_snapshot`: restart from the stored snapshot if it holds (else replay it all)."""
         self.book = book
+        book.make_durable()  # an acknowledgement promises the input is on disk
         self.clock = clock
         self.max_batch = max_batch
         self.tick_s = tick_s if math.isfinite(tick_s) else 1e9

@@ -302,6 +302,14 @@ class Book:
         if not self._all_ids:
             self._unwritten.difference_update(row[0] for row in batch.inputs)
 
+    def make_durable(self) -> None:
+        """Every commit from now on waits for the disk (`synchronous=FULL`): what a live runner
+        acknowledges survives a power cut, not only a crash of the process."""
+        try:
+            self.conn.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as exc:
+            raise LedgerError(f"ledger {self.path}: setting synchronous=FULL failed: {exc}") from exc
+
     # -- restart by replay ------------------------------------------------------------------
     def start_replay(self, after_txn: int = 0, digest: Digest | None = None) -> None:
         """From now on until `end_replay`, batches are compared with the stored ledger instead

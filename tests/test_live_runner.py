@@ -303,3 +303,11 @@ async def test_a_tampered_posting_before_the_snapshot_is_still_named(tmp_path: P
     with pytest.raises(ReplayMismatch) as info:
         LiveRunner(Book(path), ManualClock(scenario.end), grace_seconds=0)
     assert info.value.transaction == txn
+
+
+def test_a_live_runner_commits_with_synchronous_full(tmp_path: Path) -> None:
+    book = Book(tmp_path / "f.sqlite")  # opened without durable=True
+    assert book.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    LiveRunner(book, ManualClock(parse_at("2026-01-01")), grace_seconds=0)
+    assert book.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    book.close()
