@@ -60,18 +60,18 @@ def journal_of(path: Path) -> list[ins.Input]:
     return [msgspec.json.decode(body, type=ins.AnyInput) for body in bodies]  # type: ignore[arg-type]
 
 
-def simulate_journal(live_path: Path, out_path: Path, currency: str = "USD") -> bytes:
+def simulate_journal(live_path: Path, out_path: Path) -> bytes:
     """An independent simulation of a live file's journal, ending at its horizon (what the
     journal exported as a scenario runs): the ledger export it computes."""
-    return simulate_journal_results(live_path, out_path, currency)[0]
+    return simulate_journal_results(live_path, out_path)[0]
 
 
-def simulate_journal_results(live_path: Path, out_path: Path,
-                             currency: str = "USD") -> tuple[bytes, list[InvoiceOut]]:
+def simulate_journal_results(live_path: Path, out_path: Path) -> tuple[bytes, list[InvoiceOut]]:
     """`simulate_journal`, and the invoices the simulation issued."""
     conn = sqlite3.connect(live_path)
     settings = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     conn.close()
+    currency = settings["currency"]
     unit = Unit(id=currency, decimals=2, is_currency=True)
     book = Book(out_path)
     rt = Runtime(Catalog(unit, {currency: unit}, {}), {}, book, start=int(settings["start_us"]),

@@ -6,14 +6,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import msgspec
 import pytest
 
-from meterbook.engine import inputs as ins
-from meterbook.engine.simulate import run_scenario, runtime_for
+from meterbook.engine.simulate import run_scenario
 from meterbook.ledger import Book, export_lines, verify_file
 from meterbook.scenarios import load
 from tests.conftest import EXAMPLES
+from tests.live_support import simulate_journal
 
 FILES = sorted(EXAMPLES.glob("*.yaml"))
 
@@ -75,15 +74,7 @@ def test_the_journal_replays_to_the_same_ledger(path: Path, tmp_path: Path) -> N
     scenario = load(path)
     original = run_scenario(scenario, str(tmp_path / "a.sqlite"), path.name, path.parent)
     original.book.close()
-    book = Book(tmp_path / "b.sqlite")
-    runtime = runtime_for(scenario, book)
-    for row in journal(tmp_path / "a.sqlite"):
-        item = msgspec.json.decode(str(row["body"]), type=ins.AnyInput)
-        runtime.advance_to(item.at_us, item.phase)
-        assert runtime.apply(item).status == "accepted", row["input_id"]
-    runtime.finish()
-    replay = export_lines(book.conn)
-    book.close()
+    replay = simulate_journal(tmp_path / "a.sqlite", tmp_path / "b.sqlite")
     conn = sqlite3.connect(tmp_path / "a.sqlite")
     assert replay == export_lines(conn)
     conn.close()

@@ -210,15 +210,9 @@ def test_a_scenario_with_grace_and_timestamps_replays_from_its_journal(tmp_path:
     bodies = {row[0]: row[1] for row in conn.execute("SELECT input_id, body FROM inputs ORDER BY seq")}
     conn.close()
     assert '"timestamp_us"' in bodies["usage:e3"] and '"timestamp_us"' not in bodies["usage:e1"]
-    book = Book(tmp_path / "b.sqlite")
-    rt = runtime_for(scenario, book)
-    for body in bodies.values():
-        item = msgspec.json.decode(body, type=ins.AnyInput)
-        rt.advance_to(item.at_us, item.phase)
-        assert rt.apply(item).status == "accepted"
-    rt.finish()
-    replayed = export_lines(book.conn)
-    book.close()
+    from tests.live_support import simulate_journal
+
+    replayed = simulate_journal(tmp_path / "a.sqlite", tmp_path / "b.sqlite")
     conn = sqlite3.connect(tmp_path / "a.sqlite")
     assert replayed == export_lines(conn)
     conn.close()
