@@ -39,8 +39,8 @@ class Results:
         """Every customer: those the scenario declares in file order, then any created later."""
         declared = [c.id for c in self.scenario.customers] if self.scenario is not None else []
         order = {cid: i for i, cid in enumerate(declared)}
-        actors = self.runtime.customers
-        return sorted(actors.values(), key=lambda a: (order.get(a.id, len(order)), list(actors).index(a.id)))
+        created = {cid: i for i, cid in enumerate(self.runtime.customers)}  # creation order
+        return sorted(self.runtime.customers.values(), key=lambda a: (order.get(a.id, len(order)), created[a.id]))
 
     def grants(self, customer: str) -> Iterator[Grant]:
         """Every grant a customer was ever given, rolled-over ones included, in funding order."""

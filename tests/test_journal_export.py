@@ -22,7 +22,7 @@ from meterbook.engine.from_scenario import build_catalog, entry_input, scenario_
 from meterbook.engine.inputs import AnyInput
 from meterbook.engine.journal_export import export_journal
 from meterbook.engine.runtime import cause_of, journal_body
-from meterbook.engine.simulate import simulate
+from meterbook.engine.simulate import run_scenario, simulate
 from meterbook.engine.to_scenario import entry_of
 from meterbook.errors import ScenarioError
 from meterbook.ledger import Book
@@ -324,3 +324,54 @@ customers: [{{id: c, contract: {{rate_card: std, subscriptions: [{{id: s, produc
     export_journal(tmp_path / "a" / "ledger.sqlite", tmp_path / "j.yaml")
     simulate(tmp_path / "j.yaml", tmp_path / "b")
     assert (tmp_path / "b" / "ledger.jsonl").read_bytes() == (tmp_path / "a" / "ledger.jsonl").read_bytes()
+
+
+def test_a_json_export_reads_fast_and_simulates_the_same(tmp_path: Path) -> None:
+    """OUT ending in .json: one JSON document, read by the loader's JSON path (no YAML
+    construction), simulating to the same ledger and invoices as the YAML export."""
+    from meterbook.scenarios import load as load_file
+
+    src = EXAMPLES / "generated-seats.yaml"
+    first = run_scenario(load(src), str(tmp_path / "a.sqlite"), src.name, src.parent)
+    first.book.close()
+    assert journal_export.export_journal(tmp_path / "a.sqlite", tmp_path / "j.json") == \
+        journal_export.export_journal(tmp_path / "a.sqlite", tmp_path / "j.yaml")
+    text = (tmp_path / "j.json").read_bytes()
+    assert text.startswith(b'{"meterbook":1,') and text.endswith(b"\n]}\n")
+    assert load_file(tmp_path / "j.json") == load_file(tmp_path / "j.yaml")
+    outs = []
+    for name in ("j.json", "j.yaml"):
+        out = tmp_path / name.replace(".", "-")
+        simulate(tmp_path / name, out)
+        outs.append([(out / f).read_bytes() for f in ("ledger.jsonl", "invoices.json")])
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize("path", FILES)
+def test_json_scenarios_read_as_their_yaml_twins(path: Path) -> None:
+    """Every example rewritten as JSON loads to the same Scenario, by the JSON path where it
+    can be taken (no floats: generator parameters send a file down the YAML path)."""
+    import yaml
+
+    from meterbook.scenarios.load import _Loader, _plain_json
+
+    raw = yaml.load(path.read_text(), Loader=_Loader)
+    text = json.dumps(raw)
+    assert load_text(text, path.name) == load_text(path.read_text(), path.name)
+    has_float = "." in "".join(str(v) for v in _floats(raw))
+    assert (_plain_json(text) is None) == has_float
+
+
+def _floats(node: object) -> list[float]:
+    if isinstance(node, dict):
+        return [f for v in node.values() for f in _floats(v)]
+    if isinstance(node, list):
+        return [f for v in node for f in _floats(v)]
+    return [node] if isinstance(node, float) else []
+
+
+def test_json_with_a_repeated_key_gets_the_yaml_path_s_refusal() -> None:
+    with pytest.raises(ScenarioError) as info:
+        load_text('{"meterbook": 1, "name": "a", "name": "b"}', "t.json")
+    assert str(info.value) == ("t.json: $.name: the key 'name' is given twice in one mapping (lines 1 and 1); "
+                               "remove one")
