@@ -297,11 +297,13 @@ class LiveRunner:
         for item, ack in batch:
             stamped = self._stamp(item)
             answer = rt.apply(stamped)
-            if answer.status == "accepted":
-                self.last = (stamped.at_us, int(stamped.phase))
-                self._since_snapshot += 1
-            elif answer.status == "duplicate":
+            if answer.status == "duplicate":
                 self.duplicates += 1
+            else:
+                # A refused input, too, has fired the timers due before it (apply advances,
+                # then validates): later inputs are ordered after it, as if it had been taken.
+                self.last = max(self.last, (stamped.at_us, int(stamped.phase)))
+                self._since_snapshot += answer.status == "accepted"
             ack.answer = answer
         self._advance(self.clock.now_us() - 1)
         self.rounds += 1
@@ -328,7 +330,9 @@ class LiveRunner:
         if to_us <= self.last[0] or to_us <= self.advanced:
             return
         rt = self.runtime
-        at = to_us
+        # A refused input has fired the timers due before it (apply advances first, then
+        # validates), though the journal will not show it: the horizon must cover them.
+        at = max(to_us, rt.now + 1) if rt.now >= to_us else to_us
         rt.advance_to(at - 1)
         while rt.router.due_at(at):
             at += 1

@@ -57,6 +57,7 @@ step = st.one_of(
     st.tuples(st.just("move"), st.sampled_from([("org", "solo"), ("org", None), ("solo", "org"), ("solo", None),
                                                 ("kid", "org"), ("kid", "solo")])),
     st.tuples(st.just("create"), st.sampled_from(["solo", "org"])),
+    st.tuples(st.just("late"), st.integers(0, 70)),  # minutes between its timestamp and its arrival
 )
 
 
@@ -78,6 +79,9 @@ def inputs_for(steps: list[tuple[str, object]], gaps: list[int]) -> list[ins.Inp
         elif kind == "move":
             child, parent = arg  # type: ignore[misc]
             out.append(ins.SetParent(id=f"c{n}", at_us=at, customer=child, parent=parent, payer="parent"))
+        elif kind == "late":  # past the grace (60 min, in the grace test) it is refused
+            out.append(ins.RecordUsage(id=f"u{n}", at_us=at, customer="org", event_type="ask", properties={"n": 7},
+                                       timestamp_us=at - int(str(arg)) * 60_000_000))
         elif kind == "create":
             out.append(ins.CreateCustomer(id="kid", at_us=at, customer="kid", name="kid", start_us=at,
                                           parent=str(arg), terms=KID_TERMS))
@@ -87,7 +91,7 @@ def inputs_for(steps: list[tuple[str, object]], gaps: list[int]) -> list[ins.Inp
     return out
 
 
-async def live(items: list[ins.Input], path: Path, stop: int) -> list[str]:
+async def live(items: list[ins.Input], path: Path, stop: int, grace: int = 0) -> list[str]:
     """Apply `items` live, stopping and restarting the runner (a replay) after `stop` of them."""
     scenario = load_text(SCENARIO, "t.yaml")
     clock = ManualClock(scenario.start)
@@ -95,7 +99,7 @@ async def live(items: list[ins.Input], path: Path, stop: int) -> list[str]:
     setup = live_inputs(scenario)
     for part in (setup + items[:stop], items[stop:]):
         book = Book(path, durable=True)
-        runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01)
+        runner = LiveRunner(book, clock, grace_seconds=grace, tick_s=0.01)
         async with trio.open_nursery() as nursery:
             await nursery.start(runner.serve)
             acks = await feed(runner, clock, part)
@@ -110,10 +114,24 @@ async def live(items: list[ins.Input], path: Path, stop: int) -> list[str]:
        stop=st.integers(0, 25))
 def test_live_inputs_replay_from_the_journal_to_the_same_ledger(steps: list[tuple[str, object]],
                                                                 gaps: list[int], stop: int) -> None:
+    check_replay(steps, gaps, stop, grace=0)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=st.lists(step, min_size=1, max_size=25), gaps=st.lists(st.integers(0, 200), min_size=25, max_size=25),
+       stop=st.integers(0, 25))
+def test_with_a_grace_late_usage_replays_to_the_same_ledger(steps: list[tuple[str, object]],
+                                                            gaps: list[int], stop: int) -> None:
+    """The same with a one-hour grace: late usage lands on a period still in its grace, drafts
+    settle an hour after the period ends, and the journal simulates to the same ledger."""
+    check_replay(steps, gaps, stop, grace=3600)
+
+
+def check_replay(steps: list[tuple[str, object]], gaps: list[int], stop: int, grace: int) -> None:
     items = inputs_for(steps, gaps)
     with tempfile.TemporaryDirectory() as tmp:
         live_path, sim_path = Path(tmp) / "live.sqlite", Path(tmp) / "sim.sqlite"
-        statuses = trio.run(live, items, live_path, min(stop, len(items)))
+        statuses = trio.run(live, items, live_path, min(stop, len(items)), grace)
         # refused: e.g. removing a seat not assigned, a move that makes a cycle
         assert set(statuses) <= {"accepted", "refused", "duplicate"}  # a second `kid`: its id again
         assert verify_file(live_path) == []

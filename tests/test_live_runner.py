@@ -311,3 +311,31 @@ def test_a_live_runner_commits_with_synchronous_full(tmp_path: Path) -> None:
     LiveRunner(book, ManualClock(parse_at("2026-01-01")), grace_seconds=0)
     assert book.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     book.close()
+
+
+async def test_a_refused_input_on_a_timer_s_instant_leaves_a_replayable_file(tmp_path: Path) -> None:
+    """A refused input has fired the timers due before it (here January's close, at February
+    1st) though the journal does not hold it: the horizon covers them, and an input arriving
+    in the same microsecond with an earlier phase comes after them. (Found by the hypothesis
+    test with a grace; before the fix the simulated journal lacked January's close.)"""
+    start = parse_at("2026-01-01")
+    feb = parse_at("2026-02-01")
+    path = tmp_path / "r.sqlite"
+    clock = ManualClock(start)
+    book = Book(path, durable=True)
+    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=60.0)  # no ticks: only inputs move it
+    async with trio.open_nursery() as nursery:
+        await nursery.start(runner.serve)
+        await feed(runner, clock, [*catalog(start), customer("a", start), usage("u1", "a", start + DAY)])
+        clock.set(feb)
+        refused = await runner.submit(usage("u2", "nobody", 0))
+        rate = ins.UpdateRate(id="r2", at_us=0, rate_card="r", product="c", price=make_price(USD, Decimal("2"), None))
+        taken = await runner.submit(rate)
+        await runner.close()
+    book.close()
+    assert refused.error == "input u2: $.customer: unknown customer 'nobody'"
+    assert taken.accepted
+    rows = stored(path, "SELECT arrival_us FROM inputs WHERE input_id = 'command:r2'")
+    assert rows == [(feb + 1,)]  # after January's close, which the refused input fired
+    assert stored(path, "SELECT kind FROM transactions WHERE kind = 'invoice_finalized'") == [("invoice_finalized",)]
+    assert export_lines(sqlite3.connect(path)) == simulate_journal(path, tmp_path / "sim.sqlite")
