@@ -129,8 +129,9 @@ class LiveRunner:
         catalog = Catalog(unit, {unit.id: unit}, {})
         self.runtime = Runtime(catalog, {}, book, start=self.settings.start_us, horizon=FOREVER, autoflush=False,
                                grace_seconds=self.settings.grace_seconds)
-        # The order inputs were stamped in: (instant, phase) of the last one applied, and the
-        # instant up to which every timer has fired (an input is always stamped after it).
+        # The order inputs were stamped in: (instant, phase) of the last one applied (taken or
+        # refused: both moved the engine), and the horizon, the instant up to which every
+        # timer has fired (an input is always stamped after it).
         self.last = (self.settings.start_us, int(Phase.CATALOG))
         self.advanced = self.settings.start_us - 1
         self.snapshot_every = snapshot_every
