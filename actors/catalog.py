@@ -172,8 +172,20 @@ class ContractSpec(msgspec.Struct, frozen=True):
     version: int = 0
 
 
+def currency_unit(code: str) -> Unit:
+    """A currency as a unit: two decimals, as the rulebook fixes."""
+    return Unit(id=code, decimals=2, is_currency=True)
+
+
 class Catalog:
     """Everything shared by all customers: units, products, rate cards."""
+
+    @classmethod
+    def of_currency(cls, code: str) -> Catalog:
+        """What a runtime starts from: the currency and nothing else (the rest is created by
+        inputs, so a journal holds it)."""
+        unit = currency_unit(code)
+        return cls(unit, {unit.id: unit}, {})
 
     def __init__(self, currency: Unit, units: dict[str, Unit], products: dict[str, Product]) -> None:
         self.currency = currency

@@ -98,14 +98,19 @@ class Invoice:
             line.gross_units += gross
             line.credits_units += credits
 
+    def status_at(self, now: int) -> str:
+        """Its status at `now`: an open period that has ended is a draft, also when the run
+        stopped before the next period opened (inside its grace, at a run's end)."""
+        return "draft" if self.status == "open" and self.end <= now else self.status
+
     def rounded_total(self, scale: int, decimals: int) -> int:
         """Sum of the lines, each rounded half-up to the currency's decimals."""
         return sum(round_units(line.units, scale, decimals) for line in self.lines)
 
     def render(self, currency: str, scale: int, decimals: int, fmt_at: Callable[[int], str],
-               amount_of: Callable[[str, int], str]) -> InvoiceOut:
-        """The invoice as written to invoices.json; `amount_of(unit, units)` formats a
-        consumption figure in the unit the product was priced in."""
+               amount_of: Callable[[str, int], str], now: int) -> InvoiceOut:
+        """The invoice as written to invoices.json at engine time `now`; `amount_of(unit,
+        units)` formats a consumption figure in the unit the product was priced in."""
 
         def money(units: int) -> str:
             return display(round_units(units, scale, decimals), scale, decimals)
@@ -126,6 +131,6 @@ class Invoice:
         label = fmt_at(self.start)
         return InvoiceOut(
             id=f"{self.customer}-{label}", customer=self.customer, period=label, period_start=label,
-            period_end=fmt_at(self.end), status=self.status, currency=currency, lines=lines,
+            period_end=fmt_at(self.end), status=self.status_at(now), currency=currency, lines=lines,
             total=display(self.rounded_total(scale, decimals), scale, decimals),
         )

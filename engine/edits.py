@@ -12,7 +12,7 @@ from meterbook.actors.contracts import grant_spec
 from meterbook.actors.messages import EditContract
 from meterbook.engine import inputs as ins
 from meterbook.errors import InputError
-from meterbook.scenarios.live_time import back_dated
+from meterbook.scenarios.live_time import back_dated, grace_note
 from meterbook.scenarios.types import format_at
 
 
@@ -82,8 +82,8 @@ class _Check:
     def not_before(self, at_us: int | None, field: str) -> None:
         """An instant an addition gives must not precede the edit's `at` by more than the grace."""
         if at_us is not None and back_dated(at_us, self.item.at_us, self.grace_seconds) == "grace":
-            by = f" by more than grace_seconds ({self.grace_seconds})" if self.grace_seconds else ""
-            self.refuse(field, f"{format_at(at_us)} is before the edit's at ({format_at(self.item.at_us)}){by}")
+            self.refuse(field, f"{format_at(at_us)} is before the edit's at ({format_at(self.item.at_us)})"
+                               f"{grace_note(self.grace_seconds)}")
 
     def grant(self, g: GrantTemplate, field: str) -> GrantSpec:
         """An added credit or commit: known unit and products, dated from the edit on."""

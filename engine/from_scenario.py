@@ -24,6 +24,7 @@ from meterbook.actors.catalog import (
     Product,
     RateCard,
     SubscriptionSpec,
+    currency_unit,
     make_price,
 )
 from meterbook.engine import inputs as ins
@@ -54,13 +55,12 @@ def kind_of(item: ins.Input) -> str:
 
 def currency_of(s: fmt.Scenario) -> Unit:
     """The scenario's currency (two decimals, as the rulebook fixes)."""
-    return Unit(id=s.currency, decimals=2, is_currency=True)
+    return currency_unit(s.currency)
 
 
 def empty_catalog(s: fmt.Scenario) -> Catalog:
     """What a runtime starts from: the currency and nothing else."""
-    currency = currency_of(s)
-    return Catalog(currency, {currency.id: currency}, {})
+    return Catalog.of_currency(s.currency)
 
 
 def build_catalog(s: fmt.Scenario, *, with_created: bool = False) -> Catalog:

@@ -25,13 +25,13 @@ import msgspec
 import trio
 
 from meterbook.actors import Customer
-from meterbook.actors.catalog import FOREVER, Catalog, Unit
+from meterbook.actors.catalog import FOREVER, Catalog
 from meterbook.actors.messages import Phase
 from meterbook.engine import inputs as ins
 from meterbook.engine import snapshots
 from meterbook.engine.clock import Clock
 from meterbook.engine.runtime import Runtime, cause_of, quiet_gc
-from meterbook.engine.settings import CURRENCY, END_US, GRACE_SECONDS, NAME, START_US
+from meterbook.engine.settings import CURRENCY, END_US, RunSettings, SettingsError, read_settings, record
 from meterbook.errors import LedgerError, ReplayMismatch
 from meterbook.ledger import Book
 from meterbook.ledger.digest import stored_digest
@@ -43,14 +43,6 @@ _AHEAD = 2  # rounds the sequencer may apply beyond the last commit (memory stay
 # while it pickles (~3.5 s for 10k customers). Figures in docs/performance.md.
 SNAPSHOT_EVERY = 200_000  # SCENARIOS.md "Live time": the live default
 _DECODE = msgspec.json.Decoder(ins.AnyInput).decode
-
-
-class Settings(msgspec.Struct, frozen=True):
-    """What a ledger file is run with, fixed when it is created (the `meta` table)."""
-
-    currency: str
-    start_us: int
-    grace_seconds: int
 
 
 class Ack:
@@ -81,21 +73,18 @@ class Ack:
         return f"input {a.input_id}: {a.field}: {a.reason}"
 
 
-def settings_of(book: Book, currency: str, grace_seconds: int, now_us: int) -> Settings:
-    """The file's settings; a new file takes the ones given (and starts now). A file created
-    with other settings is refused rather than silently reinterpreted."""
-    stored = book.meta(CURRENCY)
-    if stored is None:
-        settings = Settings(currency=currency, start_us=now_us, grace_seconds=grace_seconds)
-        book.set_meta(NAME, "live")
-        book.set_meta(CURRENCY, currency)
-        book.set_meta(START_US, str(now_us))
-        book.set_meta(GRACE_SECONDS, str(grace_seconds))
+def settings_of(book: Book, currency: str, grace_seconds: int, now_us: int) -> RunSettings:
+    """The file's settings (engine/settings.py); a new file takes the ones given and starts
+    now. A file created with other settings is refused rather than silently reinterpreted."""
+    if book.meta(CURRENCY) is None:
+        settings = RunSettings(name="live", seed=0, currency=currency, start_us=now_us, end_us=None,
+                               grace_seconds=grace_seconds)
+        record(book, settings)
         return settings
-    start, grace = book.meta(START_US), book.meta(GRACE_SECONDS)
-    if start is None or grace is None:
-        raise LedgerError(f"ledger {book.path}: its settings are incomplete (start_us, grace_seconds)")
-    settings = Settings(currency=stored, start_us=int(start), grace_seconds=int(grace))
+    try:
+        settings = read_settings(book.conn)
+    except SettingsError as exc:
+        raise LedgerError(f"ledger {book.path}: {exc}") from None
     if (settings.currency, settings.grace_seconds) != (currency, grace_seconds):
         raise LedgerError(f"ledger {book.path} was created with currency {settings.currency} and grace "
                           f"{settings.grace_seconds} s, not {currency} and {grace_seconds} s")
@@ -125,9 +114,7 @@ class LiveRunner:
         self.max_batch = max_batch
         self.tick_s = tick_s if math.isfinite(tick_s) else 1e9
         self.settings = settings_of(book, currency, grace_seconds, clock.now_us())
-        unit = Unit(id=self.settings.currency, decimals=2, is_currency=True)
-        catalog = Catalog(unit, {unit.id: unit}, {})
-        self.runtime = Runtime(catalog, {}, book, start=self.settings.start_us, horizon=FOREVER, autoflush=False,
+        self.runtime = Runtime(Catalog.of_currency(self.settings.currency), {}, book, start=self.settings.start_us, horizon=FOREVER, autoflush=False,
                                grace_seconds=self.settings.grace_seconds)
         # The order inputs were stamped in: (instant, phase) of the last one applied (taken or
         # refused: both moved the engine), and the horizon, the instant up to which every
@@ -158,7 +145,7 @@ class LiveRunner:
         inputs were replayed."""
         book = self.book
         advanced = book.meta(END_US)
-        if advanced is None and book.last_posted == 0 and not book.journaled_any():
+        if advanced is None and book.last_posted == 0 and book.journal_seq == 0:
             return 0  # a new file: nothing to rebuild
         after_seq = self._from_snapshot()
         rt = self.runtime
@@ -331,9 +318,7 @@ class LiveRunner:
         if to_us <= self.last[0] or to_us <= self.advanced:
             return
         rt = self.runtime
-        # A refused input has fired the timers due before it (apply advances first, then
-        # validates), though the journal will not show it: the horizon must cover them.
-        at = max(to_us, rt.now + 1) if rt.now >= to_us else to_us
+        at = to_us  # after `last`, which counts refused inputs too: past everything fired
         rt.advance_to(at - 1)
         while rt.router.due_at(at):
             at += 1

@@ -85,15 +85,8 @@ class Results:
         """Every invoice of the run, customers in file order, periods in time order."""
         cur = self.catalog.currency
         now = self.runtime.now
-        out = []
-        for actor in self.customers():
-            for inv in actor.invoices:
-                rendered = inv.render(cur.id, cur.scale, cur.decimals, period_label, self.amount)
-                if rendered.status == "open" and inv.end <= now:
-                    # The run ended before this period settled (inside its grace): a draft.
-                    rendered = msgspec.structs.replace(rendered, status="draft")
-                out.append(rendered)
-        return out
+        return [inv.render(cur.id, cur.scale, cur.decimals, period_label, self.amount, now)
+                for actor in self.customers() for inv in actor.invoices]
 
     def invoice_total(self, customer: str, period: int) -> int | None:
         """The rounded total of one customer's invoice for the period starting then."""

@@ -38,7 +38,7 @@ from meterbook.engine.edits import edit_message
 from meterbook.engine.router import ENGINE, Router
 from meterbook.errors import InputError
 from meterbook.ledger import Book
-from meterbook.scenarios.live_time import SECOND_US, back_dated, effective_time, timestamp_problem
+from meterbook.scenarios.live_time import SECOND_US, back_dated, effective_time, grace_note, timestamp_problem
 from meterbook.scenarios.types import format_at
 
 FLUSH_EVERY = 20_000
@@ -97,7 +97,6 @@ class Runtime:
         # Live time: how long after its timestamp usage may arrive; periods settle that long
         # after they end (scenarios/live_time.py, docs/semantics.md "Live time").
         self.grace_seconds = grace_seconds
-        self.grace = grace_seconds * SECOND_US
         self.autoflush = autoflush
         for unit in catalog.units.values():
             book.unit(unit.id, unit.scale, unit.decimals)
@@ -234,11 +233,9 @@ class Runtime:
         start = item.start_us if item.start_us is not None else item.at_us
         early = back_dated(start, item.at_us, self.grace_seconds)
         if early is not None:
-            why = (f"by more than grace_seconds ({self.grace_seconds})" if self.grace_seconds else "")
-            if early == "month":
-                why = "in a month that has ended"
+            why = " in a month that has ended" if early == "month" else grace_note(self.grace_seconds)
             raise InputError(item.id, "$.start", f"{format_at(start)} is before the customer is created "
-                                                 f"({format_at(item.at_us)}){' ' + why if why else ''}")
+                                                 f"({format_at(item.at_us)}){why}")
         if item.package is not None:
             if item.package not in self.versions:
                 raise InputError(item.id, "$.package", f"unknown package {item.package!r}")
@@ -250,7 +247,7 @@ class Runtime:
             contract = contract_of(item.terms, start)
         actor = Customer(id=cid, name=item.name or cid, contract=contract, start=start,
                          catalog=self.catalog, chart=self.chart, book=self.book, mail=self.router,
-                         horizon=self.horizon, seats=item.seats, grace=self.grace)
+                         horizon=self.horizon, seats=item.seats, grace=self.grace_seconds * SECOND_US)
         self.customers[cid] = actor
         self.router.add(actor)
         self.provisioned[cid] = item.package

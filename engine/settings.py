@@ -37,11 +37,19 @@ def grace_of(scenario: Scenario) -> int:
 
 def record_start(book: Book, scenario: Scenario) -> None:
     """Queue the settings known when a run starts."""
-    book.set_meta(NAME, scenario.name)
-    book.set_meta(SEED, str(scenario.seed))
-    book.set_meta(CURRENCY, scenario.currency)
-    book.set_meta(START_US, str(int(scenario.start)))
-    book.set_meta(GRACE_SECONDS, str(grace_of(scenario)))
+    record(book, RunSettings(name=scenario.name, seed=scenario.seed, currency=scenario.currency,
+                             start_us=int(scenario.start), end_us=None, grace_seconds=grace_of(scenario)))
+
+
+def record(book: Book, settings: RunSettings) -> None:
+    """Queue a run's settings (`end_us` only when it has one)."""
+    book.set_meta(NAME, settings.name)
+    book.set_meta(SEED, str(settings.seed))
+    book.set_meta(CURRENCY, settings.currency)
+    book.set_meta(START_US, str(settings.start_us))
+    book.set_meta(GRACE_SECONDS, str(settings.grace_seconds))
+    if settings.end_us is not None:
+        record_end(book, settings.end_us)
 
 
 def record_end(book: Book, end_us: int) -> None:

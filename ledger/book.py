@@ -293,10 +293,6 @@ class Book:
                             sqlite3.connect(self.path, check_same_thread=False, isolation_level=None))
         return self._reader
 
-    def journaled_any(self) -> bool:
-        """Whether the journal holds any input."""
-        return self._one_int("SELECT EXISTS (SELECT 1 FROM inputs) AS value", (), "reading the journal") == 1
-
     def written(self, batch: Batch) -> None:
         """A batch taken with `take_batch` is committed: its input ids are now in the journal."""
         if not self._all_ids:

@@ -25,6 +25,11 @@ _POSTINGS = ("SELECT transaction_id, account_id, unit, amount FROM postings WHER
              "ORDER BY transaction_id, id")
 
 
+def _rows(rows: Iterable[Sequence[object]]) -> bytes:
+    """Rows as bytes, each encoded on its own: how they were batched does not show."""
+    return b"".join([_ENCODE(tuple(row)) for row in rows])
+
+
 class Digest:
     """Two running hashes: one over transaction rows, one over posting rows."""
 
@@ -33,9 +38,9 @@ class Digest:
         self.postings = hashlib.blake2b(digest_size=16)
 
     def update(self, txns: Iterable[Sequence[object]], postings: Iterable[Sequence[object]]) -> None:
-        """Add rows, in id order (each row encoded on its own: batches do not show)."""
-        self.txns.update(b"".join([_ENCODE(tuple(row)) for row in txns]))
-        self.postings.update(b"".join([_ENCODE(tuple(row)) for row in postings]))
+        """Add rows, in id order."""
+        self.txns.update(_rows(txns))
+        self.postings.update(_rows(postings))
 
     def hexdigests(self) -> tuple[str, str]:
         """The two digests so far."""
@@ -48,5 +53,5 @@ def stored_digest(conn: sqlite3.Connection, last_txn: int, chunk: int = 50_000) 
     for sql, into in ((_TXNS, digest.txns), (_POSTINGS, digest.postings)):
         cursor = conn.execute(sql, (last_txn,))
         while rows := cursor.fetchmany(chunk):
-            into.update(b"".join([_ENCODE(tuple(row)) for row in rows]))
+            into.update(_rows(rows))
     return digest

@@ -31,6 +31,11 @@ def back_dated(start_us: int, at_us: int, grace_seconds: int) -> str | None:
     return None
 
 
+def grace_note(grace_seconds: int) -> str:
+    """What a refusal of a start too early adds: the grace it went past, if there is one."""
+    return f" by more than grace_seconds ({grace_seconds})" if grace_seconds else ""
+
+
 def month_after(at_us: int) -> int:
     """The first instant of the calendar month after the one holding `at_us` (UTC)."""
     when = EPOCH + dt.timedelta(microseconds=at_us)

@@ -32,7 +32,7 @@ from meterbook.scenarios.generators import (
     quantities_in,
     quantity_metrics,
 )
-from meterbook.scenarios.live_time import MAX_GRACE_SECONDS, back_dated, timestamp_problem
+from meterbook.scenarios.live_time import MAX_GRACE_SECONDS, back_dated, grace_note, timestamp_problem
 from meterbook.scenarios.types import format_at, months_later, quantity_value
 
 # Bounds on magnitudes (docs/semantics.md, "Input limits and refusals").
@@ -463,11 +463,7 @@ class _Checker:
         """An instant an edit gives must not precede the entry's `at` by more than the grace
         (SCENARIOS.md: with the file default of 0, not at all)."""
         if at is not None and back_dated(at, entry_at, self.s.grace_seconds) == "grace":
-            self.fail(path, f"{format_at(at)} is before the entry's at ({format_at(entry_at)}){self.grace_note()}")
-
-    def grace_note(self) -> str:
-        """What a refusal of an early instant adds when the file has a grace."""
-        return f" by more than grace_seconds ({self.s.grace_seconds})" if self.s.grace_seconds else ""
+            self.fail(path, f"{format_at(at)} is before the entry's at ({format_at(entry_at)}){grace_note(self.s.grace_seconds)}")
 
     def contract_parts_before(self, cid: str, index: int) -> tuple[dict[str, Subscription], set[str]]:
         """The subscriptions (by id) and recurring credit ids a customer may have when the edit
@@ -508,7 +504,7 @@ class _Checker:
             early = back_dated(self.begins(c.id), at, self.s.grace_seconds)
             if early == "grace":
                 self.fail(f"{path}.start", f"{format_at(self.begins(c.id))} is before the customer is created, "
-                                           f"at {format_at(at)}{self.grace_note()}")
+                                           f"at {format_at(at)}{grace_note(self.s.grace_seconds)}")
             elif early == "month":
                 self.fail(f"{path}.start", f"{format_at(self.begins(c.id))} lies in a month that ended before the "
                                            f"customer is created, at {format_at(at)}")

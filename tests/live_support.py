@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 import trio
 
-from meterbook.actors.catalog import Catalog, Unit
+from meterbook.actors.catalog import Catalog
 from meterbook.actors.invoice import InvoiceOut
 from meterbook.engine import inputs as ins
 from meterbook.engine.clock import ManualClock
@@ -19,6 +19,7 @@ from meterbook.engine.from_scenario import scenario_inputs
 from meterbook.engine.live import Ack, LiveRunner
 from meterbook.engine.results import Results
 from meterbook.engine.runtime import Runtime
+from meterbook.engine.settings import read_settings
 from meterbook.ledger import Book, export_lines
 from meterbook.scenarios import Scenario
 
@@ -69,13 +70,12 @@ def simulate_journal(live_path: Path, out_path: Path) -> bytes:
 def simulate_journal_results(live_path: Path, out_path: Path) -> tuple[bytes, list[InvoiceOut]]:
     """`simulate_journal`, and the invoices the simulation issued."""
     conn = sqlite3.connect(live_path)
-    settings = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    settings = read_settings(conn)
     conn.close()
-    currency = settings["currency"]
-    unit = Unit(id=currency, decimals=2, is_currency=True)
+    assert settings.end_us is not None
     book = Book(out_path)
-    rt = Runtime(Catalog(unit, {currency: unit}, {}), {}, book, start=int(settings["start_us"]),
-                 horizon=int(settings["end_us"]), grace_seconds=int(settings["grace_seconds"]))
+    rt = Runtime(Catalog.of_currency(settings.currency), {}, book, start=settings.start_us,
+                 horizon=settings.end_us, grace_seconds=settings.grace_seconds)
     for item in journal_of(live_path):
         rt.advance_to(item.at_us, item.phase)
         answer = rt.apply(item)
