@@ -5,7 +5,8 @@ independent simulation of a live file's journal to compare against."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import msgspec
@@ -16,7 +17,7 @@ from meterbook.actors.invoice import InvoiceOut
 from meterbook.engine import inputs as ins
 from meterbook.engine.clock import ManualClock
 from meterbook.engine.from_scenario import scenario_inputs
-from meterbook.engine.live import Ack, LiveRunner
+from meterbook.engine.live import SNAPSHOT_EVERY, Ack, LiveRunner
 from meterbook.engine.results import Results
 from meterbook.engine.runtime import Runtime
 from meterbook.engine.settings import read_settings
@@ -39,17 +40,29 @@ async def feed(runner: LiveRunner, clock: ManualClock, items: Iterable[ins.Input
     return acks
 
 
-async def run_live(path: Path, items: list[ins.Input], start: int, end: int, **options: float) -> list[Ack]:
+@asynccontextmanager
+async def serving(path: Path, clock: ManualClock, *, snapshot_every: int = SNAPSHOT_EVERY,
+                  use_snapshot: bool = True) -> AsyncIterator[LiveRunner]:
+    """A live runner (no grace, short ticks) on the file at `path`, serving inside the block;
+    closed, and its ledger file closed, when the block ends."""
+    book = Book(path, durable=True)
+    try:
+        runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01, snapshot_every=snapshot_every,
+                            use_snapshot=use_snapshot)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runner.serve)
+            yield runner
+            await runner.close()
+    finally:
+        book.close()
+
+
+async def run_live(path: Path, items: list[ins.Input], start: int, end: int) -> list[Ack]:
     """A live runner on a new file at `path`, fed `items`, closed with the clock at `end`."""
     clock = ManualClock(start)
-    book = Book(path, durable=True)
-    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=options.get("tick_s", 0.01))
-    async with trio.open_nursery() as nursery:
-        await nursery.start(runner.serve)
+    async with serving(path, clock) as runner:
         acks = await feed(runner, clock, items)
         clock.set(max(clock.now_us(), end + 1))
-        await runner.close()
-    book.close()
     return acks
 
 

@@ -21,7 +21,7 @@ from meterbook.errors import LedgerError, ReplayMismatch
 from meterbook.ledger import Book, export_lines, verify_file
 from meterbook.scenarios import Scenario, load, parse_at
 from tests.conftest import EXAMPLES
-from tests.live_support import feed, journal_of, live_inputs, run_live, simulate_journal
+from tests.live_support import feed, journal_of, live_inputs, run_live, serving, simulate_journal
 
 DAY = 86_400_000_000
 USD = Unit(id="USD", decimals=2, is_currency=True)
@@ -83,10 +83,7 @@ def usage(uid: str, cid: str, at: int, h: int = 10) -> ins.RecordUsage:
 async def test_inputs_are_stamped_with_their_arrival_in_one_order(tmp_path: Path) -> None:
     start = parse_at("2026-01-01")
     clock = ManualClock(start)
-    book = Book(tmp_path / "l.sqlite", durable=True)
-    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(runner.serve)
+    async with serving(tmp_path / "l.sqlite", clock) as runner:
         await feed(runner, clock, [*catalog(start), customer("a", start)])
         # The caller's at_us is ignored: the arrival instant is the clock's.
         first = await runner.submit(usage("u1", "a", at=0))
@@ -95,22 +92,17 @@ async def test_inputs_are_stamped_with_their_arrival_in_one_order(tmp_path: Path
         rate = ins.UpdateRate(id="r2", at_us=0, rate_card="r", product="c", price=make_price(USD, Decimal("2"), None))
         second = await runner.submit(rate)
         third = await runner.submit(usage("u2", "a", at=0))
-        await runner.close()
     assert (first.accepted, second.accepted, third.accepted) == (True, True, True)
     rows = stored(tmp_path / "l.sqlite", "SELECT input_id, arrival_us FROM inputs ORDER BY seq")
     assert rows[-3:] == [("usage:u1", start), ("command:r2", start + 1), ("usage:u2", start + 1)]
     # u1 at 1.00, u2 at 2.00 (the rate applies from its own instant on): 10 + 20.
     assert runner.customer("a").invoices[0].lines[0].units == 30_00000000
-    book.close()
 
 
 async def test_customers_and_trees_are_created_and_joined_at_run_time(tmp_path: Path) -> None:
     start = parse_at("2026-01-01")
     clock = ManualClock(start)
-    book = Book(tmp_path / "t.sqlite", durable=True)
-    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(runner.serve)
+    async with serving(tmp_path / "t.sqlite", clock) as runner:
         acks = await feed(runner, clock, [*catalog(start), customer("a", start), customer("b", start + DAY),
                                           usage("u1", "b", start + 2 * DAY)])
         clock.set(start + 3 * DAY)
@@ -119,7 +111,6 @@ async def test_customers_and_trees_are_created_and_joined_at_run_time(tmp_path: 
         early = await runner.submit(customer("c", start, parent="b"))
         child = await runner.submit(customer("c", start + 3 * DAY + 1, parent="b"))
         unknown = await runner.submit(usage("u3", "nobody", 0))
-        await runner.close()
     assert [a.error for a in acks] == [None] * 5
     assert (move.accepted, after.accepted, child.accepted) == (True, True, True)
     assert unknown.error == "input u3: $.customer: unknown customer 'nobody'"
@@ -131,7 +122,6 @@ async def test_customers_and_trees_are_created_and_joined_at_run_time(tmp_path: 
     results = Results(rt)
     assert results.rollup_usage("a", start) == 5_00000000
     assert runner.customer("a").invoices[0].lines[0].units == 5_00000000
-    book.close()
     assert verify_file(tmp_path / "t.sqlite") == []
 
 
@@ -139,31 +129,21 @@ async def test_duplicates_are_found_through_the_journal_also_after_a_restart(tmp
     start = parse_at("2026-01-01")
     path = tmp_path / "d.sqlite"
     clock = ManualClock(start)
-    book = Book(path, durable=True)
-    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(runner.serve)
+    async with serving(path, clock) as runner:
         await feed(runner, clock, [*catalog(start), customer("a", start)])
         clock.set(start + DAY)
         first = await runner.submit(usage("u1", "a", 0))
         again = await runner.submit(usage("u1", "a", 0, h=99))  # same id, other body: still a duplicate
         bad = await runner.submit(usage("u2", "a", 0, h=-1))
-        await runner.close()
-    book.close()
     assert (first.accepted, again.duplicate, runner.duplicates) == (True, True, 1)
     assert bad.error is not None and bad.error.startswith("input u2: $")
     before = path.read_bytes()
 
     clock.set(start + 2 * DAY)
-    book = Book(path, durable=True)
-    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01)
-    assert runner.replayed == 4  # product, rate card, customer, u1
-    async with trio.open_nursery() as nursery:
-        await nursery.start(runner.serve)
+    async with serving(path, clock) as runner:
+        assert runner.replayed == 4  # product, rate card, customer, u1
         repeat = await runner.submit(usage("u1", "a", 0))
         fixed = await runner.submit(usage("u2", "a", 0, h=1))  # the refused id, corrected
-        await runner.close()
-    book.close()
     assert (repeat.duplicate, fixed.accepted) == (True, True)
     assert len(before) > 0
     assert [i.id for i in journal_of(path)][-2:] == ["u1", "u2"]
@@ -177,22 +157,12 @@ async def test_a_restart_rebuilds_every_actor(tmp_path: Path) -> None:
     half = len(items) // 2
     path = tmp_path / "r.sqlite"
     clock = ManualClock(scenario.start)
-    book = Book(path, durable=True)
-    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(runner.serve)
+    async with serving(path, clock) as runner:
         await feed(runner, clock, items[:half])
-        await runner.close()
-    book.close()
-    book = Book(path, durable=True)
-    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01)
-    assert runner.replayed == half
-    async with trio.open_nursery() as nursery:
-        await nursery.start(runner.serve)
+    async with serving(path, clock) as runner:
+        assert runner.replayed == half
         acks = await feed(runner, clock, items[half:])
         clock.set(scenario.end + 1)
-        await runner.close()
-    book.close()
     assert [a.error for a in acks if a.error] == []
     horizon = int(stored(path, "SELECT value FROM meta WHERE key = 'end_us'")[0][0])
     # Stopped and restarted halfway, the ledger is the one an uninterrupted run writes.
@@ -240,17 +210,12 @@ async def restart_twice(path: Path, clock: ManualClock, items: list[ins.Input]) 
     shutil.copy(path, full)
     runners = []
     for file, use in ((path, True), (full, False)):
-        book = Book(file, durable=True)
-        runner = LiveRunner(book, ManualClock(clock.now_us()), grace_seconds=0, tick_s=0.01, snapshot_every=20,
-                            use_snapshot=use)
-        assert runner.from_snapshot is use
-        async with trio.open_nursery() as nursery:
-            await nursery.start(runner.serve)
-            acks = await feed(runner, runner.clock, items)  # type: ignore[arg-type]
-            runner.clock.set(parse_at("2026-03-01") + 1)  # type: ignore[attr-defined]
-            await runner.close()
+        own = ManualClock(clock.now_us())
+        async with serving(file, own, snapshot_every=20, use_snapshot=use) as runner:
+            assert runner.from_snapshot is use
+            acks = await feed(runner, own, items)
+            own.set(parse_at("2026-03-01") + 1)
         assert [a.error for a in acks if a.error] == []
-        book.close()
         runners.append(runner)
     return runners[0], runners[1]
 
@@ -261,13 +226,8 @@ async def test_a_restart_from_a_snapshot_equals_a_full_replay(tmp_path: Path) ->
     half = len(items) // 2
     path = tmp_path / "s.sqlite"
     clock = ManualClock(scenario.start)
-    book = Book(path, durable=True)
-    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01, snapshot_every=20)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(runner.serve)
+    async with serving(path, clock, snapshot_every=20) as runner:
         await feed(runner, clock, items[:half])
-        await runner.close()
-    book.close()
     assert runner.snapshots == half // 20 > 2
     (journal_seq, _, _, _, _), = stored(path, "SELECT journal_seq, last_txn, txn_digest, posting_digest, 0 "
                                               "FROM snapshots")
@@ -284,13 +244,8 @@ async def test_a_tampered_posting_before_the_snapshot_is_still_named(tmp_path: P
     scenario = load(EXAMPLES / "usage-and-commits.yaml")
     path = tmp_path / "x.sqlite"
     clock = ManualClock(scenario.start)
-    book = Book(path, durable=True)
-    runner = LiveRunner(book, clock, grace_seconds=0, tick_s=0.01, snapshot_every=3)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(runner.serve)
+    async with serving(path, clock, snapshot_every=3) as runner:
         await feed(runner, clock, live_inputs(scenario, EXAMPLES))
-        await runner.close()
-    book.close()
     (last_txn,), = stored(path, "SELECT last_txn FROM snapshots")
     conn = sqlite3.connect(path)
     posting, txn, amount = conn.execute("SELECT id, transaction_id, amount FROM postings WHERE transaction_id <= ? "
